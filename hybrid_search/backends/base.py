@@ -1,0 +1,101 @@
+"""The ``SearchBackend`` protocol: simple steps that return raw scores tagged with their leg.
+
+Fusion, the fallback policy and the order of the stages live once, in ``searcher.py``, so the
+backends cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from hybrid_search.documents import FilterClause
+from hybrid_search.hits import Hit, IngestReport, RankedHit
+from hybrid_search.ranking.commercial import CommercialParams
+from hybrid_search.ranking.fusion import FusedHit
+
+__all__ = ["Capabilities", "Health", "IndexInfo", "SearchBackend"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond the protocol's basics."""
+
+    native_hybrid: bool = False
+    persistent: bool = True
+
+
+@dataclass(frozen=True)
+class Health:
+    """The state ``/healthz`` and the CLI report."""
+
+    ok: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What is stored with an index: the model that embedded it, and the template digest."""
+
+    model_id: str
+    dimension: int
+    template_digest: str
+    documents: int
+
+
+@runtime_checkable
+class SearchBackend(Protocol):
+    """One backend instance serves one index template."""
+
+    name: str
+    capabilities: Capabilities
+
+    def ensure_index(self, *, model_id: str, dimension: int) -> IndexInfo:
+        """Create the index if missing; refuse one built with another model."""
+        ...
+
+    def index(self, docs: Sequence[dict[str, Any]], vectors: np.ndarray) -> IngestReport:
+        """Upsert validated documents with their vectors (one row each)."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete documents by id; returns how many existed."""
+        ...
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        """One document's source by id."""
+        ...
+
+    def lexical(self, text: str, *, k: int, filters: list[FilterClause]) -> list[Hit]:
+        """BM25 candidates, best first."""
+        ...
+
+    def vector(self, embedding: np.ndarray, *, k: int, filters: list[FilterClause]) -> list[Hit]:
+        """Nearest-neighbour candidates, best first, scored on OpenSearch's ``_score`` scale."""
+        ...
+
+    def rerank(
+        self, hits: list[FusedHit], params: CommercialParams, *, now: datetime
+    ) -> list[RankedHit]:
+        """The commercial stage over the fused window; returns hits sorted by the total."""
+        ...
+
+    def fetch(self, keys: Sequence[Hashable]) -> dict[Hashable, tuple[str, dict[str, Any]]]:
+        """``key -> (id, source)`` for the hits of the page being returned."""
+        ...
+
+    def count(self) -> int:
+        """Documents in the index."""
+        ...
+
+    def health(self) -> Health:
+        """Whether the backend answers, with details."""
+        ...
+
+    def close(self) -> None:
+        """Release files, threads and connections."""
+        ...

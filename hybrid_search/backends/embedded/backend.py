@@ -1,0 +1,594 @@
+"""``EmbeddedBackend``: the in-process engine behind the ``SearchBackend`` protocol.
+
+Layout of a data directory::
+
+    manifest.json    model id, dimension, schema digest, index uuid (written once, atomically)
+    tantivy/         documents, BM25 postings, filter and commercial fast fields; the commit point
+    vectors.f32      append-only rows (see rows.py), cut back to the committed count on open
+    columns.f64      margin, received-at, popularity per row
+    ids.jsonl        document id per row
+    hnsw.faiss/json  cached HNSW graph (optional; rebuilt when missing or stale)
+
+One tantivy commit publishes a write: the rows are fsynced first, and a reserved meta document
+carrying the committed row count is replaced in the same commit. Readers take an immutable
+snapshot (tantivy searcher + rows + alive mask + graph) and never block on writers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tantivy
+
+from hybrid_search.backends.base import Capabilities, Health, IndexInfo
+from hybrid_search.backends.embedded.lexical import ID_FIELD, KEY_FIELD, SOURCE_FIELD, LexicalSchema
+from hybrid_search.backends.embedded.rows import COLUMNS, RowStore, RowView
+from hybrid_search.backends.embedded.vectors import (
+    HnswGraph,
+    VectorSearch,
+    build_hnsw,
+    load_hnsw,
+    save_hnsw,
+)
+from hybrid_search.config import EmbeddedSettings
+from hybrid_search.documents import FilterClause, parse_date
+from hybrid_search.errors import (
+    BackendError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    InvalidRequestError,
+    ModelMismatchError,
+)
+from hybrid_search.hits import Hit, IngestReport, RankedHit
+from hybrid_search.ranking.commercial import CommercialParams, commercial_terms
+from hybrid_search.ranking.confidence import score_from_similarity
+from hybrid_search.ranking.fusion import FusedHit
+from hybrid_search.templates import IndexTemplate
+
+__all__ = ["META_ID", "EmbeddedBackend"]
+
+logger = logging.getLogger(__name__)
+
+META_ID = "__hybrid_search_meta__"
+_META_KEY = 2**63 - 1
+_FILTER_CACHE = 64
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    searcher: Any
+    rows: RowView
+    alive: np.ndarray
+    graph: HnswGraph | None
+    generation: int
+
+
+def _schema_digest(template: IndexTemplate) -> str:
+    """What the on-disk layout depends on (boosts and roles used only at query time excluded)."""
+    parts = {
+        "lexical": sorted((p, template.fields[p].analyzer) for p in template.lexical_fields),
+        "columns": sorted(
+            (p, template.fields[p].kind)
+            for p in set(template.filter_fields) | set(template.commercial_fields.values())
+        ),
+        "commercial": sorted(template.commercial_fields.items()),
+        "vector": [template.vector.dimension, template.vector.space_type],
+        "id": template.id_field,
+    }
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class EmbeddedBackend:
+    """BM25 + vectors in one process, persisted in ``data_dir``."""
+
+    name = "embedded"
+    capabilities = Capabilities(native_hybrid=False, persistent=True)
+
+    def __init__(self, data_dir: Path, template: IndexTemplate, settings: EmbeddedSettings) -> None:
+        self.data_dir = Path(data_dir)
+        self.template = template
+        self.settings = settings
+        self.lex = LexicalSchema(template)
+        self.vsearch = VectorSearch(
+            template.vector.space_type,
+            exact_threshold=settings.exact_threshold,
+            selective_ratio=settings.selective_filter_ratio,
+            ef_search=settings.hnsw_ef_search,
+        )
+        self._lock = threading.RLock()
+        self._index: Any = None
+        self._writer: Any = None
+        self._rows = RowStore(self.data_dir, template.vector.dimension)
+        self._snap: _Snapshot | None = None
+        self._manifest: dict[str, Any] | None = None
+        self._id_to_key: dict[str, int] = {}
+        self._filters: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
+        self._rebuild: threading.Thread | None = None
+        self._closed = False
+
+    # ----------------------------------------------------------------- opening
+    @property
+    def _manifest_path(self) -> Path:
+        return self.data_dir / "manifest.json"
+
+    def exists(self) -> bool:
+        """Whether an index was created in ``data_dir``."""
+        return self._manifest_path.exists()
+
+    def _open(self) -> _Snapshot:
+        snap = self._snap
+        if snap is not None:
+            return snap
+        with self._lock:
+            if self._snap is not None:
+                return self._snap
+            if not self._manifest_path.exists():
+                if (self.data_dir / "tantivy").exists():
+                    msg = f"{self._manifest_path} is missing but {self.data_dir} holds an index"
+                    raise IndexCorruptError(msg)
+                msg = (
+                    f"no index in {self.data_dir.resolve()}: build one with "
+                    "`hybrid-search ingest FILE.jsonl` or `hybrid-search demo`"
+                )
+                raise IndexNotFoundError(msg)
+            try:
+                manifest = json.loads(self._manifest_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                msg = f"{self._manifest_path} is unreadable ({exc}): restore or rebuild the index"
+                raise IndexCorruptError(msg) from exc
+            if manifest.get("schema_digest") != _schema_digest(self.template):
+                msg = (
+                    f"the index in {self.data_dir} was built from a different version of "
+                    f"template {self.template.path} (its fields or vector settings changed): "
+                    "rebuild it with `hybrid-search ingest --recreate FILE.jsonl`"
+                )
+                raise ModelMismatchError(msg)
+            self._manifest = manifest
+            self._snap = self._load()
+            return self._snap
+
+    def _load(self) -> _Snapshot:
+        tdir = self.data_dir / "tantivy"
+        try:
+            index = tantivy.Index(self.lex.schema, path=str(tdir), reuse=True)
+        except (OSError, ValueError) as exc:
+            msg = f"cannot open the tantivy index in {tdir}: {exc}"
+            raise IndexCorruptError(msg) from exc
+        self.lex.register(index)
+        index.reload()
+        self._index = index
+        searcher = index.searcher()
+        meta = self._read_meta(searcher)
+        committed = int(meta.get("rows", 0))
+        self._rows.load(committed)
+        alive = np.zeros(committed, dtype=bool)
+        total = searcher.num_docs
+        if total:
+            hits = searcher.search(tantivy.Query.all_query(), total, count=False).hits
+            keys = searcher.fast_field_values(KEY_FIELD, [addr for _, addr in hits])
+            live = np.array([k for k in keys if k is not None and k != _META_KEY], dtype=np.int64)
+            if live.size and live.max() >= committed:
+                msg = f"{tdir} references rows beyond the committed row count {committed}"
+                raise IndexCorruptError(msg)
+            alive[live] = True
+        view = self._rows.view()
+        self._id_to_key = {view.ids[k]: int(k) for k in np.flatnonzero(alive)}
+        graph = load_hnsw(self.data_dir, self._manifest["index_uuid"], committed)  # type: ignore[index]
+        logger.info("opened %s: %d documents, %d rows", self.data_dir, int(alive.sum()), committed)
+        return _Snapshot(searcher, view, alive, graph, int(meta.get("generation", 0)))
+
+    def _read_meta(self, searcher: Any) -> dict[str, Any]:
+        hits = searcher.search(tantivy.Query.term_query(self.lex.schema, ID_FIELD, META_ID), 1).hits
+        if not hits:
+            return {"rows": 0, "generation": 0}
+        doc = searcher.doc(hits[0][1])
+        return dict(json.loads(bytes(doc.get_first(SOURCE_FIELD))))
+
+    def ensure_index(self, *, model_id: str, dimension: int) -> IndexInfo:
+        """Create the directory and an empty index, or check an existing one's model.
+
+        Raises:
+            ModelMismatchError: the index was built with another model or dimension.
+            InvalidRequestError: the model's dimension differs from the template's.
+        """
+        if dimension != self.template.vector.dimension:
+            msg = (
+                f"model {model_id} gives {dimension}-d vectors but template "
+                f"{self.template.path} declares dimension {self.template.vector.dimension}"
+            )
+            raise InvalidRequestError(msg)
+        with self._lock:
+            if not self._manifest_path.exists():
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                manifest = {
+                    "format": 1,
+                    "model_id": model_id,
+                    "dimension": dimension,
+                    "space_type": self.template.vector.space_type,
+                    "template": self.template.name,
+                    "schema_digest": _schema_digest(self.template),
+                    "index_uuid": uuid.uuid4().hex,
+                    "created_at": datetime.now().astimezone().isoformat(),
+                }
+                (self.data_dir / "tantivy").mkdir(exist_ok=True)
+                _write_json_atomic(self._manifest_path, manifest)
+            self._open()
+            info = self.info()
+            if info.model_id != model_id:
+                msg = (
+                    f"the index in {self.data_dir} was embedded with model {info.model_id!r}, "
+                    f"but the configured model is {model_id!r}: use the same model "
+                    "(HYBRID_SEARCH_EMBEDDING__MODEL) or rebuild with `ingest --recreate`"
+                )
+                raise ModelMismatchError(msg)
+            return info
+
+    def info(self) -> IndexInfo:
+        """The stored model id, dimension and document count.
+
+        Raises:
+            IndexNotFoundError: there is no index yet.
+        """
+        snap = self._open()
+        manifest = self._manifest or {}
+        return IndexInfo(
+            model_id=str(manifest.get("model_id")),
+            dimension=int(manifest.get("dimension", 0)),
+            template_digest=str(manifest.get("schema_digest")),
+            documents=int(snap.alive.sum()),
+        )
+
+    # ----------------------------------------------------------------- writing
+    def _get_writer(self) -> Any:
+        if self._writer is None:
+            try:
+                self._writer = self._index.writer(self.settings.writer_heap_bytes, 1)
+            except ValueError as exc:
+                msg = f"cannot write to {self.data_dir}: {exc} (is another process writing?)"
+                raise BackendError(msg) from exc
+        return self._writer
+
+    def _columns(self, doc: dict[str, Any]) -> list[float]:
+        out = []
+        for role in COLUMNS:
+            field = self.template.commercial_fields.get(role)
+            value = doc.get(field) if field else None
+            if value is None:
+                out.append(np.nan)
+            elif role == "received_at":
+                out.append(parse_date(value, field or role).timestamp())
+            else:
+                out.append(float(value))
+        return out
+
+    def _prepare_vectors(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        vecs = np.asarray(vectors, dtype=np.float32)
+        ok = np.isfinite(vecs).all(axis=1)
+        if self.template.vector.space_type == "cosinesimil":
+            norms = np.linalg.norm(vecs, axis=1)
+            ok &= norms > 0
+            vecs = vecs / np.where(norms > 0, norms, 1.0)[:, None]
+        return vecs, ok
+
+    def index(self, docs: Sequence[dict[str, Any]], vectors: np.ndarray) -> IngestReport:
+        """Upsert documents (already validated) with one vector each; one commit per call.
+
+        Raises:
+            BackendError: the commit failed; nothing of this call was committed.
+        """
+        report = IngestReport()
+        if len(docs) != len(vectors):
+            msg = f"{len(docs)} documents but {len(vectors)} vectors"
+            raise InvalidRequestError(msg)
+        self._open()
+        vecs, ok = self._prepare_vectors(vectors)
+        id_field = self.template.id_field
+        good: list[tuple[str, dict[str, Any], bytes]] = []
+        good_rows: list[int] = []
+        for i, doc in enumerate(docs):
+            doc_id = str(doc.get(id_field))
+            if doc_id == META_ID:
+                report.failed.append((doc_id, f"the id {META_ID!r} is reserved"))
+            elif not ok[i]:
+                report.failed.append((doc_id, "embedding is not finite or is all zeros"))
+            else:
+                good.append((doc_id, doc, json.dumps(doc, ensure_ascii=False).encode()))
+                good_rows.append(i)
+        if not good:
+            return report
+        with self._lock:
+            snap = self._open()
+            writer = self._get_writer()
+            self._rows.begin()
+            ids = [g[0] for g in good]
+            columns = np.array([self._columns(g[1]) for g in good], dtype=np.float64)
+            start = self._rows.append(ids, vecs[good_rows], columns)
+            try:
+                for offset, (doc_id, doc, source) in enumerate(good):
+                    writer.delete_documents_by_term(ID_FIELD, doc_id)
+                    writer.add_document(self.lex.to_tantivy(doc_id, start + offset, doc, source))
+                self._commit_meta(writer, start + len(good), snap.generation + 1)
+            except Exception as exc:
+                writer.rollback()
+                self._rows.discard()
+                msg = f"writing {len(good)} documents to {self.data_dir} failed: {exc}"
+                raise BackendError(msg) from exc
+            self._rows.publish()
+            new_keys: dict[str, int] = {}
+            for offset, doc_id in enumerate(ids):
+                new_keys[doc_id] = start + offset
+            alive = np.zeros(start + len(good), dtype=bool)
+            alive[: snap.alive.size] = snap.alive
+            for doc_id, key in new_keys.items():
+                old = self._id_to_key.get(doc_id)
+                if old is not None:
+                    alive[old] = False
+                alive[key] = True
+                self._id_to_key[doc_id] = key
+            self._publish(snap, alive)
+            report.indexed += len(good)
+        return report
+
+    def _commit_meta(self, writer: Any, rows: int, generation: int) -> None:
+        writer.delete_documents_by_term(ID_FIELD, META_ID)
+        meta = tantivy.Document()
+        meta.add_text(ID_FIELD, META_ID)
+        meta.add_unsigned(KEY_FIELD, _META_KEY)
+        meta.add_bytes(SOURCE_FIELD, json.dumps({"rows": rows, "generation": generation}).encode())
+        writer.add_document(meta)
+        writer.commit()
+
+    def _publish(self, snap: _Snapshot, alive: np.ndarray) -> None:
+        self._index.reload()
+        self._snap = _Snapshot(
+            self._index.searcher(), self._rows.view(), alive, snap.graph, snap.generation + 1
+        )
+        self._maybe_rebuild()
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete documents by id; unknown ids are ignored and not counted.
+
+        Raises:
+            BackendError: the commit failed.
+        """
+        self._open()
+        with self._lock:
+            snap = self._open()
+            present = [i for i in dict.fromkeys(ids) if i in self._id_to_key and i != META_ID]
+            if not present:
+                return 0
+            writer = self._get_writer()
+            try:
+                for doc_id in present:
+                    writer.delete_documents_by_term(ID_FIELD, doc_id)
+                self._commit_meta(writer, snap.rows.n, snap.generation + 1)
+            except Exception as exc:
+                writer.rollback()
+                msg = f"deleting {len(present)} documents from {self.data_dir} failed: {exc}"
+                raise BackendError(msg) from exc
+            alive = snap.alive.copy()
+            for doc_id in present:
+                alive[self._id_to_key.pop(doc_id)] = False
+            self._publish(snap, alive)
+            return len(present)
+
+    # ------------------------------------------------------------ HNSW upkeep
+    def _needs_rebuild(self, snap: _Snapshot) -> bool:
+        n_alive = int(snap.alive.sum())
+        if n_alive <= self.settings.exact_threshold:
+            return False
+        if snap.graph is None:
+            return True
+        tail = snap.rows.n - snap.graph.rows
+        dead = int(snap.graph.index.ntotal) - int(snap.alive[: snap.graph.rows].sum())
+        return (
+            tail >= self.settings.rebuild_tail
+            or dead > self.settings.rebuild_tombstone_ratio * max(snap.graph.index.ntotal, 1)
+        )
+
+    def _maybe_rebuild(self) -> None:
+        snap = self._snap
+        if snap is None or not self._needs_rebuild(snap):
+            return
+        if self._rebuild is not None and self._rebuild.is_alive():
+            return
+        self._rebuild = threading.Thread(target=self._build_graph, name="hnsw-rebuild", daemon=True)
+        self._rebuild.start()
+
+    def _build_graph(self) -> None:
+        snap = self._snap
+        if snap is None:
+            return
+        vs = self.template.vector
+        graph = build_hnsw(
+            snap.rows.vectors,
+            snap.alive,
+            space_type=vs.space_type,
+            m=vs.m,
+            ef_construction=vs.ef_construction,
+        )
+        if self._closed:
+            return
+        save_hnsw(graph, self.data_dir, self._manifest["index_uuid"])  # type: ignore[index]
+        with self._lock:
+            if self._snap is not None:
+                self._snap = replace(self._snap, graph=graph)
+        logger.info("HNSW graph rebuilt over %d rows", graph.rows)
+
+    def optimize(self) -> None:
+        """Build the HNSW graph now if it is due, and wait for it (used after bulk loads)."""
+        snap = self._open()
+        if self._rebuild is not None:
+            self._rebuild.join()
+        if self._needs_rebuild(self._snap or snap):
+            self._build_graph()
+
+    # ----------------------------------------------------------------- reading
+    def lexical(self, text: str, *, k: int, filters: list[FilterClause]) -> list[Hit]:
+        """BM25 (``multi_match`` best_fields) candidates with filters, best first."""
+        snap = self._open()
+        query = self.lex.combine(self.lex.text_query(text), self.lex.filter_query(filters))
+        if query is None or self.lex.text_query(text) is None:
+            return []
+        hits = snap.searcher.search(query, k, count=False).hits
+        if not hits:
+            return []
+        keys = snap.searcher.fast_field_values(KEY_FIELD, [addr for _, addr in hits])
+        return [
+            Hit(int(key), float(score), "lexical")
+            for (score, _), key in zip(hits, keys)
+            if key is not None and key < snap.rows.n
+        ]
+
+    def _filter_mask(self, snap: _Snapshot, filters: list[FilterClause]) -> np.ndarray:
+        cache_key = (snap.generation, repr(filters))
+        with self._lock:
+            cached = self._filters.get(cache_key)
+            if cached is not None:
+                self._filters.move_to_end(cache_key)
+                return cached
+        query = self.lex.filter_query(filters)
+        mask = np.zeros(snap.rows.n, dtype=bool)
+        total = snap.searcher.num_docs
+        if query is not None and total:
+            hits = snap.searcher.search(query, total, count=False).hits
+            keys = snap.searcher.fast_field_values(KEY_FIELD, [addr for _, addr in hits])
+            rows = np.array([k for k in keys if k is not None and k < snap.rows.n], dtype=np.int64)
+            mask[rows] = True
+        mask &= snap.alive[: snap.rows.n]
+        with self._lock:
+            self._filters[cache_key] = mask
+            while len(self._filters) > _FILTER_CACHE:
+                self._filters.popitem(last=False)
+        return mask
+
+    def vector(self, embedding: np.ndarray, *, k: int, filters: list[FilterClause]) -> list[Hit]:
+        """Nearest rows by the template's space type, scored like OpenSearch's ``_score``."""
+        snap = self._open()
+        query = np.asarray(embedding, dtype=np.float32)
+        space = self.template.vector.space_type
+        if space == "cosinesimil":
+            norm = float(np.linalg.norm(query))
+            if norm == 0 or not np.isfinite(norm):
+                return []
+            query = query / norm
+        allowed = self._filter_mask(snap, filters) if filters else snap.alive[: snap.rows.n]
+        rows, sims = self.vsearch.search(
+            snap.rows.vectors, allowed, query, k, snap.graph, filtered=bool(filters)
+        )
+        return [
+            Hit(int(r), score_from_similarity(float(s), space), "vector")
+            for r, s in zip(rows, sims)
+        ]
+
+    def rerank(
+        self, hits: list[FusedHit], params: CommercialParams, *, now: datetime
+    ) -> list[RankedHit]:
+        """The commercial formula in numpy over the window (same numbers as the painless script)."""
+        if not hits:
+            return []
+        snap = self._open()
+        keys = np.array([int(h.key) for h in hits], dtype=np.int64)  # type: ignore[call-overload]
+        cols = snap.rows.columns[keys]
+        age_days = (now.timestamp() - cols[:, 1]) / 86400.0
+        terms = commercial_terms(
+            np.array([h.score for h in hits]), cols[:, 0], age_days, cols[:, 2], params
+        )
+        order = np.argsort(-terms.total, kind="stable")
+        out = []
+        for i in order:
+            out.append(
+                RankedHit(
+                    key=hits[i].key,
+                    score=float(terms.total[i]),
+                    breakdown={
+                        "fused": hits[i].score,
+                        "relevance": float(terms.relevance[i]),
+                        "margin": float(terms.margin[i]),
+                        "freshness": float(terms.freshness[i]),
+                        "popularity": float(terms.popularity[i]),
+                        "popularity_value": None if np.isnan(cols[i, 2]) else float(cols[i, 2]),
+                    },
+                )
+            )
+        return out
+
+    def fetch(self, keys: Sequence[Hashable]) -> dict[Hashable, tuple[str, dict[str, Any]]]:
+        """Sources of the given row keys (deleted ones are left out)."""
+        snap = self._open()
+        if not keys:
+            return {}
+        query = tantivy.Query.term_set_query(self.lex.schema, KEY_FIELD, [int(k) for k in keys])  # type: ignore[call-overload]
+        hits = snap.searcher.search(query, len(keys), count=False).hits
+        out: dict[Hashable, tuple[str, dict[str, Any]]] = {}
+        found = snap.searcher.fast_field_values(KEY_FIELD, [addr for _, addr in hits])
+        for (_, addr), key in zip(hits, found):
+            doc = snap.searcher.doc(addr)
+            out[int(key)] = (
+                str(doc.get_first(ID_FIELD)),
+                json.loads(bytes(doc.get_first(SOURCE_FIELD))),
+            )
+        return out
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        """One document's source, or None."""
+        snap = self._open()
+        key = self._id_to_key.get(doc_id)
+        if key is None or doc_id == META_ID:
+            return None
+        found = self.fetch([key]) if key < snap.rows.n else {}
+        return found[key][1] if key in found else None
+
+    def count(self) -> int:
+        """Live documents."""
+        return int(self._open().alive.sum())
+
+    def health(self) -> Health:
+        """Open the index if needed and report its size."""
+        try:
+            snap = self._open()
+        except (IndexNotFoundError, IndexCorruptError, ModelMismatchError) as exc:
+            return Health(False, {"backend": self.name, "error": str(exc)})
+        return Health(
+            True,
+            {
+                "backend": self.name,
+                "data_dir": str(self.data_dir),
+                "documents": int(snap.alive.sum()),
+                "rows": snap.rows.n,
+                "hnsw_rows": snap.graph.rows if snap.graph else 0,
+            },
+        )
+
+    def close(self) -> None:
+        """Wait for a running rebuild and release the writer."""
+        self._closed = True
+        if self._rebuild is not None:
+            self._rebuild.join(timeout=60)
+        with self._lock:
+            if self._writer is not None:
+                self._writer.wait_merging_threads()
+                self._writer = None
+            self._snap = None
+            self._index = None

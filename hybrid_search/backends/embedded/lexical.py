@@ -1,0 +1,189 @@
+"""The tantivy side of the embedded engine: schema from the template, analysis, queries.
+
+User text never becomes a query string: it is analysed with the same analyzer the fields use and
+turned into term queries, so no query syntax (``AND``, ``field:``, quotes) can be injected.
+The lexical query mirrors OpenSearch's ``multi_match`` of type ``best_fields``: a dis_max over
+the template's lexical fields, each an OR of the query terms, with the template's boosts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import tantivy
+
+from hybrid_search.documents import FilterClause, parse_date
+from hybrid_search.templates import IndexTemplate
+
+__all__ = [
+    "ID_FIELD",
+    "KEY_FIELD",
+    "SOURCE_FIELD",
+    "LexicalSchema",
+]
+
+ID_FIELD = "_id"
+KEY_FIELD = "_key"
+SOURCE_FIELD = "_source"
+_ANALYZER = "hs_english"
+_STANDARD = "hs_standard"
+
+
+def _tantivy_name(path: str) -> str:
+    return path.replace(".", "__")
+
+
+def _build_analyzer(english: bool) -> Any:
+    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+    builder = builder.filter(tantivy.Filter.remove_long(40)).filter(tantivy.Filter.lowercase())
+    if english:
+        # OpenSearch's english analyzer: stop words, then the Porter stemmer.
+        builder = builder.filter(tantivy.Filter.stopword("english"))
+        builder = builder.filter(tantivy.Filter.stemmer("english"))
+    return builder.build()
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    kind: str
+
+
+class LexicalSchema:
+    """Maps the template's fields onto a tantivy schema and builds queries against it."""
+
+    def __init__(self, template: IndexTemplate) -> None:
+        self.template = template
+        builder = tantivy.SchemaBuilder()
+        builder.add_text_field(ID_FIELD, stored=True, tokenizer_name="raw", index_option="basic")
+        builder.add_unsigned_field(KEY_FIELD, stored=False, indexed=True, fast=True)
+        builder.add_bytes_field(SOURCE_FIELD, stored=True, indexed=False)
+        self.text_fields: dict[str, str] = {}
+        self.analyzers = {_ANALYZER: _build_analyzer(True), _STANDARD: _build_analyzer(False)}
+        for path in template.lexical_fields:
+            spec = template.fields[path]
+            tokenizer = _ANALYZER if spec.analyzer == "english" else _STANDARD
+            name = _tantivy_name(path)
+            builder.add_text_field(name, stored=False, tokenizer_name=tokenizer)
+            self.text_fields[path] = name
+        self.columns: dict[str, _Column] = {}
+        numeric = set(template.filter_fields) | set(template.commercial_fields.values())
+        for path in sorted(numeric):
+            spec = template.fields[path]
+            name = _tantivy_name(path)
+            if spec.kind == "keyword":
+                builder.add_text_field(name, stored=False, tokenizer_name="raw", index_option="basic")
+            elif spec.kind == "boolean":
+                builder.add_boolean_field(name, stored=False, indexed=True, fast=True)
+            else:  # numbers, and dates as epoch seconds
+                builder.add_float_field(name, stored=False, indexed=True, fast=True)
+            self.columns[path] = _Column(name, spec.kind)
+        self.schema = builder.build()
+
+    def register(self, index: tantivy.Index) -> None:
+        """Register the analyzers on an opened index (tantivy does not persist them)."""
+        for name, analyzer in self.analyzers.items():
+            index.register_tokenizer(name, analyzer)
+
+    def to_tantivy(self, doc_id: str, key: int, doc: dict[str, Any], source: bytes) -> Any:
+        """Build the tantivy document for a validated document."""
+        out = tantivy.Document()
+        out.add_text(ID_FIELD, doc_id)
+        out.add_unsigned(KEY_FIELD, key)
+        out.add_bytes(SOURCE_FIELD, source)
+        for path, name in self.text_fields.items():
+            value = doc.get(path.split(".")[0])
+            if value is None:
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                out.add_text(name, str(item))
+        for path, col in self.columns.items():
+            value = doc.get(path)
+            if value is None:
+                continue
+            if col.kind == "keyword":
+                for item in value if isinstance(value, list) else [value]:
+                    out.add_text(col.name, item)
+            elif col.kind == "boolean":
+                out.add_boolean(col.name, bool(value))
+            elif col.kind == "date":
+                out.add_float(col.name, parse_date(value, path).timestamp())
+            else:
+                out.add_float(col.name, float(value))
+        return out
+
+    def analyze(self, text: str, analyzer: str = _ANALYZER) -> list[str]:
+        """The terms a text produces under one of the field analyzers."""
+        return list(self.analyzers[analyzer].analyze(text))
+
+    def text_query(self, text: str) -> Any | None:
+        """``multi_match`` best_fields: dis_max over fields of OR-ed, boosted term queries.
+
+        Returns None when the text has no searchable terms (only stop words or punctuation).
+        """
+        per_field = []
+        for path, name in self.text_fields.items():
+            spec = self.template.fields[path]
+            terms = self.analyze(text, _ANALYZER if spec.analyzer == "english" else _STANDARD)
+            if not terms:
+                continue
+            unique = list(dict.fromkeys(terms))
+            clauses = [
+                (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, name, t))
+                for t in unique
+            ]
+            query = tantivy.Query.boolean_query(clauses)
+            boost = self.template.lexical_fields[path]
+            per_field.append(tantivy.Query.boost_query(query, boost) if boost != 1.0 else query)
+        if not per_field:
+            return None
+        if len(per_field) == 1:
+            return per_field[0]
+        return tantivy.Query.disjunction_max_query(per_field)
+
+    def filter_query(self, clauses: list[FilterClause]) -> Any | None:
+        """AND of the filter clauses, or None when there are none."""
+        if not clauses:
+            return None
+        parts = []
+        for clause in clauses:
+            col = self.columns[clause.field]
+            if clause.values:
+                if col.kind == "boolean":
+                    subs = [
+                        (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, col.name, v))
+                        for v in clause.values
+                    ]
+                    parts.append((tantivy.Occur.Must, tantivy.Query.boolean_query(subs)))
+                else:
+                    q = tantivy.Query.term_set_query(self.schema, col.name, list(clause.values))
+                    parts.append((tantivy.Occur.Must, q))
+                continue
+            lower = clause.gte if clause.gte is not None else clause.gt
+            upper = clause.lte if clause.lte is not None else clause.lt
+            q = tantivy.Query.range_query(
+                self.schema,
+                col.name,
+                tantivy.FieldType.Float,
+                -math.inf if lower is None else lower,
+                math.inf if upper is None else upper,
+                include_lower=clause.gt is None,
+                include_upper=clause.lt is None,
+            )
+            parts.append((tantivy.Occur.Must, q))
+        return tantivy.Query.boolean_query(parts)
+
+    def combine(self, query: Any | None, filters: Any | None) -> Any | None:
+        """Score by ``query`` and keep only documents passing ``filters`` (zero-score filter)."""
+        if filters is None:
+            return query
+        if query is None:
+            return filters
+        return tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, query),
+                (tantivy.Occur.Must, tantivy.Query.const_score_query(filters, 0.0)),
+            ]
+        )

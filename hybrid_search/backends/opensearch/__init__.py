@@ -1,0 +1,1 @@
+"""OpenSearch backend: client, bootstrap and pure query builders."""

@@ -1,0 +1,333 @@
+"""The ``hybrid-search`` command: thin wrappers over the Searcher, ingest and template checks.
+
+Exit codes: 0 ok, 1 partial failure (some documents rejected), 2 usage or configuration error,
+3 backend unavailable. Results go to stdout, logs to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import shutil
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hybrid_search.errors import (
+    BackendUnavailableError,
+    HybridSearchError,
+    IndexNotFoundError,
+)
+
+__all__ = ["main", "parse_filter_args"]
+
+logger = logging.getLogger("hybrid_search.cli")
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+DEMO_QUERIES = (
+    ("a plain query", "black leather ankle boots"),
+    ("no words in common with its best match", "something to keep me dry in a downpour"),
+    ("a product code: the vector leg is not confident, lexical answers", None),
+    ("hybrid + commercial stage, in stock under 3000", "evening bag for a gala"),
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hybrid-search", description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", type=Path, help="embedded index directory (HYBRID_SEARCH_EMBEDDED__DATA_DIR)")
+    p.add_argument("--embedding-backend", choices=["auto", "onnx", "onnx-int8", "torch"])
+    p.add_argument("-v", "--verbose", action="store_true", help="log INFO to stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="index the bundled luxury catalogue and compare modes")
+    demo.add_argument("--rebuild", action="store_true", help="rebuild the demo index")
+
+    ingest = sub.add_parser("ingest", help="index a JSONL file of documents")
+    ingest.add_argument("file", type=Path)
+    ingest.add_argument("--rejects", type=Path, help="write rejected documents here (JSONL)")
+    ingest.add_argument("--recreate", action="store_true", help="delete the index first")
+    ingest.add_argument("--batch-size", type=int, default=512)
+
+    search = sub.add_parser("search", help="search the index")
+    search.add_argument("query")
+    search.add_argument("--mode", choices=["auto", "hybrid", "lexical", "vector"])
+    search.add_argument(
+        "--filter", action="append", default=[], metavar="EXPR",
+        help="field=value[,value] | field>=N | field<=N | field>N | field<N (repeatable)",
+    )
+    search.add_argument("-k", type=int)
+    search.add_argument("--page", type=int, default=0)
+    search.add_argument("--no-commercial", action="store_true")
+    search.add_argument("--json", action="store_true", help="print the full response as JSON")
+
+    templates = sub.add_parser("templates", help="index template tools")
+    tsub = templates.add_subparsers(dest="templates_command", required=True)
+    check = tsub.add_parser("check", help="validate the template against the OpenSearch API spec")
+    check.add_argument("--spec-dir", type=Path, help="opensearch-api-specification folder")
+
+    config = sub.add_parser("config", help="settings")
+    csub = config.add_subparsers(dest="config_command", required=True)
+    csub.add_parser("show", help="print the merged settings (secrets masked)")
+    return p
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+    from hybrid_search.config import load_settings
+
+    overrides: dict[str, Any] = dict(extra)
+    if args.data_dir is not None:
+        overrides.setdefault("embedded", {})["data_dir"] = args.data_dir
+    if args.embedding_backend:
+        overrides["embedding"] = {"backend": args.embedding_backend}
+    return load_settings(**overrides)
+
+
+def parse_filter_args(exprs: Sequence[str], template: Any) -> dict[str, Any]:
+    """Turn ``brand=X``, ``color=red,black``, ``price<=500``, ``in_stock=true`` into filters.
+
+    Raises:
+        InvalidRequestError: an expression cannot be parsed or its field is unknown.
+    """
+    from hybrid_search.errors import InvalidRequestError
+
+    filters: dict[str, Any] = {}
+    for expr in exprs:
+        for op, key in ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt"), ("=", None)):
+            if op in expr:
+                field, _, raw = expr.partition(op)
+                field, raw = field.strip(), raw.strip()
+                break
+        else:
+            msg = f"--filter {expr!r}: expected field=value, field>=N, field<=N, field>N or field<N"
+            raise InvalidRequestError(msg)
+        spec = template.fields.get(field)
+        kind = spec.kind if spec is not None else "keyword"
+        value: Any
+        if kind == "number":
+            try:
+                value = float(raw)
+            except ValueError as exc:
+                msg = f"--filter {expr!r}: {raw!r} is not a number"
+                raise InvalidRequestError(msg) from exc
+        elif kind == "boolean":
+            if raw.lower() not in ("true", "false"):
+                msg = f"--filter {expr!r}: {raw!r} is not true or false"
+                raise InvalidRequestError(msg)
+            value = raw.lower() == "true"
+        elif key is None and "," in raw:
+            value = [v.strip() for v in raw.split(",") if v.strip()]
+        else:
+            value = raw
+        if key is None:
+            filters[field] = value
+        else:
+            filters.setdefault(field, {})[key] = value
+    return filters
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from hybrid_search.ingest import index_documents, read_jsonl
+    from hybrid_search.searcher import Searcher
+
+    settings = _settings(args)
+    if args.recreate and settings.embedded.data_dir.exists():
+        shutil.rmtree(settings.embedded.data_dir)
+    searcher = Searcher.from_settings(settings)
+    try:
+        report = index_documents(
+            read_jsonl(args.file),
+            template=searcher.template,
+            embedder=searcher.embedder,
+            backend=searcher.backend,
+            batch_size=args.batch_size,
+            embed_batch_size=settings.embedding.batch_size,
+            progress=True,
+        )
+        optimize = getattr(searcher.backend, "optimize", None)
+        if optimize is not None:
+            optimize()
+    finally:
+        searcher.close()
+    if args.rejects is not None:
+        with args.rejects.open("w", encoding="utf-8") as fh:
+            for doc_id, reason in report.failed:
+                fh.write(json.dumps({"id": doc_id, "reason": reason}, ensure_ascii=False) + "\n")
+    print(json.dumps({"indexed": report.indexed, "failed": len(report.failed)}))
+    for doc_id, reason in report.failed[:10]:
+        print(f"rejected {doc_id}: {reason}", file=sys.stderr)
+    if len(report.failed) > 10:
+        print(f"... and {len(report.failed) - 10} more", file=sys.stderr)
+    return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+def _search(args: argparse.Namespace) -> int:
+    from hybrid_search.searcher import Searcher
+
+    searcher = Searcher.from_settings(_settings(args))
+    try:
+        request: dict[str, Any] = {
+            "query": args.query,
+            "filters": parse_filter_args(args.filter, searcher.template) or None,
+            "page": args.page,
+            "mode": args.mode,
+            "k": args.k,
+        }
+        if args.no_commercial:
+            request["commercial"] = {"enabled": False}
+        response = searcher.search(request)
+    finally:
+        searcher.close()
+    if args.json:
+        print(response.model_dump_json(indent=2))
+        return EXIT_OK
+    print(f"mode_used: {response.mode_used}  embedder: {response.embedder}")
+    if response.fallback_reason:
+        print(f"fallback: {response.fallback_reason}")
+    for hit in response.hits:
+        title = hit["source"].get("title", "")
+        print(f"{hit['rank']:>3}. {hit['score']:.4f}  {hit['id']}  {title}")
+    return EXIT_OK
+
+
+def _fmt_breakdown(b: dict[str, Any]) -> str:
+    parts = []
+    for key in ("lexical", "vector_cosine", "fused", "relevance", "margin", "freshness",
+                "popularity"):
+        value = b.get(key)
+        if value is not None:
+            parts.append(f"{key}={value:.3f}")
+    return " ".join(parts)
+
+
+def _column(title: str, lines: list[str], width: int) -> list[str]:
+    out = [title[:width].ljust(width), ("-" * len(title))[:width].ljust(width)]
+    out += [line[:width].ljust(width) for line in lines]
+    return out
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hybrid_search.demo import catalogue_path, load_catalogue
+    from hybrid_search.ingest import index_documents
+    from hybrid_search.searcher import Searcher
+
+    base = _settings(args)
+    data_dir = Path(base.embedded.data_dir) / "demo"
+    settings = _settings(args, embedded={**base.embedded.model_dump(), "data_dir": data_dir})
+    digest = hashlib.sha256(catalogue_path().read_bytes()).hexdigest()[:16]
+    marker = data_dir / "demo-catalogue.sha"
+    if args.rebuild or not marker.exists() or marker.read_text().strip() != digest:
+        if data_dir.exists():
+            shutil.rmtree(data_dir)
+    searcher = Searcher.from_settings(settings)
+    try:
+        if not marker.exists():
+            catalogue = load_catalogue()
+            print(f"indexing {len(catalogue)} demo products into {data_dir} ...")
+            report = index_documents(
+                ((f"item {i}", d) for i, d in enumerate(catalogue)),
+                template=searcher.template,
+                embedder=searcher.embedder,
+                backend=searcher.backend,
+                progress=True,
+            )
+            if report.failed:
+                print(f"rejected: {report.failed}", file=sys.stderr)
+                return EXIT_PARTIAL
+            marker.write_text(digest)
+        sku_query = load_catalogue()[41]["sku"]
+        width = 40
+        print(f"embedder: {searcher.embedder.model_id} ({searcher.embedder.runtime})")
+        for label, query in DEMO_QUERIES:
+            query = query or sku_query
+            filters = {"in_stock": True, "price": {"lte": 3000}} if "commercial" in label else None
+            print(f"\n=== {query!r}: {label}")
+            columns = []
+            for mode in ("lexical", "vector", "auto"):
+                resp = searcher.search(
+                    {"query": query, "mode": mode, "k": 5, "filters": filters,
+                     "commercial": {"enabled": mode == "auto"}}
+                )
+                lines = [f"{h['rank']}. {h['source'].get('title', '')}" for h in resp.hits]
+                title = "hybrid (auto)" if mode == "auto" else mode
+                if mode == "auto":
+                    title += f" -> {resp.mode_used}"
+                columns.append(_column(title, lines or ["(no results)"], width))
+                last = resp
+            for row in zip(*columns):
+                print(" | ".join(row))
+            if last.fallback_reason:
+                print(f"fallback: {last.fallback_reason}")
+            elif last.top_vector_cosine is not None:
+                print(f"top vector cosine {last.top_vector_cosine:.3f}: vector leg trusted")
+            if "commercial" in label:
+                print("commercial breakdown (score = relevance + margin + freshness + popularity):")
+                for h in last.hits:
+                    print(textwrap.shorten(f"  {h['rank']}. {h['score']:.3f} "
+                                           f"{_fmt_breakdown(h['breakdown'])}", 110))
+        print(f"\nTry: hybrid-search --data-dir {data_dir} search \"cashmere scarf\"")
+    finally:
+        searcher.close()
+    return EXIT_OK
+
+
+def _templates_check(args: argparse.Namespace) -> int:
+    from hybrid_search.backends.opensearch.spec import SpecValidator, default_spec_dir
+    from hybrid_search.templates import load_template
+
+    settings = _settings(args)
+    template = load_template(settings.template, settings.templates_dir)
+    print(f"{template.path}: field roles OK (vector {template.vector.name} "
+          f"{template.vector.dimension}-d {template.vector.space_type}, "
+          f"{len(template.lexical_fields)} lexical fields, {len(template.filter_fields)} filters)")
+    spec_dir = args.spec_dir or default_spec_dir()
+    if spec_dir is None:
+        print("OpenSearch API spec not found: pass --spec-dir or set "
+              "HYBRID_SEARCH_OPENSEARCH_SPEC_DIR", file=sys.stderr)
+        return EXIT_USAGE
+    errors = SpecValidator(Path(spec_dir)).validate("index_template", template.body)
+    if errors:
+        for err in errors:
+            print(f"spec: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{template.path}: valid against the OpenSearch API specification in {spec_dir}")
+    return EXIT_OK
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    print(settings.model_dump_json(indent=2))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    handlers = {
+        "demo": _demo,
+        "ingest": _ingest,
+        "search": _search,
+        "templates": _templates_check,
+        "config": _config_show,
+    }
+    try:
+        return handlers[args.command](args)
+    except BackendUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except (IndexNotFoundError, HybridSearchError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

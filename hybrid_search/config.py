@@ -1,0 +1,180 @@
+"""Settings: one ``Settings`` object built by ``load_settings()``, read from ``HYBRID_SEARCH_*``.
+
+Nested sections use ``__`` in environment variables, for example
+``HYBRID_SEARCH_SEARCH__CANDIDATES=300`` or ``HYBRID_SEARCH_EMBEDDING__BACKEND=torch``.
+Nothing is read at import time: entry points call ``load_settings()`` once and pass it down.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hybrid_search.errors import ConfigError
+
+__all__ = [
+    "CommercialSettings",
+    "EmbeddedSettings",
+    "EmbeddingSettings",
+    "OpenSearchSettings",
+    "SearchSettings",
+    "Settings",
+    "load_settings",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+Normalization = Literal["min_max", "l2", "z_score"]
+Combination = Literal["arithmetic_mean", "geometric_mean", "harmonic_mean", "rrf"]
+Mode = Literal["auto", "hybrid", "lexical", "vector"]
+
+
+class EmbeddingSettings(BaseModel):
+    """The embedding model and how it runs."""
+
+    model: str = Field(DEFAULT_MODEL, description="model id or local path")
+    backend: Literal["auto", "onnx", "onnx-int8", "torch"] = Field(
+        "auto", description="auto = ONNX Runtime fp32 when it can be exported, else torch"
+    )
+    device: str = "cpu"
+    batch_size: int = Field(64, ge=1, le=4096)
+    query_cache_size: int = Field(4096, ge=0)
+    timeout_s: float = Field(2.0, gt=0)
+    cache_dir: Path | None = Field(None, description="where exported ONNX models are kept")
+    query_prefix: str = ""
+    document_prefix: str = ""
+    threads: int = Field(1, ge=1, le=64, description="ONNX Runtime intra-op threads per query")
+
+
+class SearchSettings(BaseModel):
+    """Defaults and bounds of the request path (each can be overridden per request)."""
+
+    k: int = Field(10, ge=1, le=100)
+    max_k: int = Field(100, ge=1, le=1000)
+    candidates: int = Field(200, ge=10, le=10000, description="window N per leg")
+    mode: Mode = "auto"
+    normalization: Normalization = "min_max"
+    combination: Combination = "arithmetic_mean"
+    lexical_weight: float = Field(0.7, ge=0.0, le=1.0)
+    vector_weight: float = Field(0.3, ge=0.0, le=1.0)
+    rank_constant: int = Field(60, ge=1, le=10000)
+    min_vector_cosine: float = Field(
+        0.35, ge=-1.0, le=1.0, description="confidence gate tau on the top vector cosine"
+    )
+    fallback: Literal["on", "off"] = "on"
+    max_query_chars: int = Field(512, ge=1)
+    max_page: int = Field(50, ge=0)
+    max_filters: int = Field(16, ge=0)
+
+    @model_validator(mode="after")
+    def _weights_positive(self) -> SearchSettings:
+        if self.lexical_weight + self.vector_weight <= 0:
+            msg = (
+                "HYBRID_SEARCH_SEARCH__LEXICAL_WEIGHT and HYBRID_SEARCH_SEARCH__VECTOR_WEIGHT "
+                f"are both 0 ({self.lexical_weight}, {self.vector_weight}): at least one must be > 0"
+            )
+            raise ValueError(msg)
+        return self
+
+
+class CommercialSettings(BaseModel):
+    """Coefficients of the commercial stage ``a*fused + b*margin + c*freshness + d*popularity``."""
+
+    enabled: bool = True
+    relevance_weight: float = Field(1.0, ge=0.0, le=10.0, description="a")
+    margin_weight: float = Field(0.1, ge=0.0, le=10.0, description="b")
+    freshness_weight: float = Field(0.05, ge=0.0, le=10.0, description="c")
+    freshness_tau_days: float = Field(90.0, gt=0.0)
+    popularity_weight: float = Field(0.05, ge=-10.0, le=10.0, description="d")
+    popularity_damping: float = Field(
+        1.0, ge=0.0, description="popularity enters as log1p(damping*p)/log1p(damping*max_p)"
+    )
+    exploration_rate: float = Field(0.0, ge=0.0, le=0.5)
+    exploration_seed: int = 0
+    max_margin: float | None = Field(None, gt=0.0, description="None: max margin in the window")
+
+
+class EmbeddedSettings(BaseModel):
+    """The in-process engine (tantivy + faiss)."""
+
+    data_dir: Path = Path("hybrid-search-data")
+    exact_threshold: int = Field(
+        20_000, ge=0, description="below this many vectors, exact search instead of HNSW"
+    )
+    selective_filter_ratio: float = Field(
+        0.1, ge=0.0, le=1.0, description="filters passing fewer docs than this share: exact"
+    )
+    hnsw_ef_search: int = Field(128, ge=1, le=10000)
+    rebuild_tail: int = Field(5_000, ge=100, description="unindexed vectors before a rebuild")
+    rebuild_tombstone_ratio: float = Field(0.1, gt=0.0, le=1.0)
+    writer_heap_bytes: int = Field(128_000_000, ge=15_000_000)
+
+
+class OpenSearchSettings(BaseModel):
+    """Connection to an existing OpenSearch cluster."""
+
+    url: str = "http://localhost:9200"
+    username: str | None = None
+    password: SecretStr | None = None
+    verify_certs: bool = True
+    ca_certs: Path | None = None
+    timeout_s: float = Field(10.0, gt=0)
+    index_alias: str = "products"
+
+
+class Settings(BaseSettings):
+    """All settings of hybrid_search."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HYBRID_SEARCH_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+    )
+
+    backend: str = "embedded"
+    templates_dir: Path | None = Field(None, description="None: the bundled index_templates/")
+    template: str = "products"
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    search: SearchSettings = SearchSettings()
+    commercial: CommercialSettings = CommercialSettings()
+    embedded: EmbeddedSettings = EmbeddedSettings()
+    opensearch: OpenSearchSettings = OpenSearchSettings()
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    return "HYBRID_SEARCH_" + "__".join(str(p).upper() for p in loc)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment (and ``.env``), then apply ``overrides``.
+
+    Args:
+        **overrides: top-level fields or whole nested sections (dicts are merged into sections).
+
+    Raises:
+        ConfigError: a value is invalid; the message names the environment variable.
+    """
+    try:
+        base = Settings()
+        if not overrides:
+            return base
+        data = base.model_dump()
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_env_name(err['loc'])}={err.get('input')!r}: {err['msg']}" for err in exc.errors()
+        )
+        msg = f"invalid settings: {problems}"
+        raise ConfigError(msg) from exc

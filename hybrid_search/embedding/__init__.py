@@ -1,0 +1,57 @@
+"""Embedders: ONNX Runtime (default when it can be exported) or sentence-transformers (torch)."""
+
+from __future__ import annotations
+
+import logging
+
+from hybrid_search.config import EmbeddingSettings
+from hybrid_search.embedding.base import Embedder, QueryEncoder
+from hybrid_search.embedding.models import ModelFiles, default_cache_dir, resolve_model
+from hybrid_search.errors import EmbedderError, MissingDependencyError
+
+__all__ = ["Embedder", "ModelFiles", "QueryEncoder", "create_embedder", "resolve_model"]
+
+logger = logging.getLogger(__name__)
+
+
+def create_embedder(settings: EmbeddingSettings) -> Embedder:
+    """Build the configured embedder.
+
+    ``backend="auto"`` uses ONNX Runtime fp32 (identical vectors, faster) when the model has
+    local files and the export works, and falls back to torch with one warning otherwise.
+
+    Raises:
+        EmbedderError: an explicitly requested ONNX backend could not be built.
+        MissingDependencyError: a needed package is missing.
+    """
+    files = resolve_model(settings.model)
+    cache_dir = settings.cache_dir or default_cache_dir()
+    backend = settings.backend
+    if backend in ("auto", "onnx", "onnx-int8") and files.path is not None:
+        from hybrid_search.embedding.onnx import OnnxEmbedder, export_onnx
+
+        int8 = backend == "onnx-int8"
+        try:
+            graph = export_onnx(files, cache_dir, int8=int8)
+            return OnnxEmbedder(
+                files,
+                graph,
+                threads=settings.threads,
+                query_prefix=settings.query_prefix,
+                document_prefix=settings.document_prefix,
+                int8=int8,
+            )
+        except (EmbedderError, MissingDependencyError, ImportError) as exc:
+            if backend != "auto":
+                raise
+            logger.warning("ONNX runtime unavailable (%s); using sentence-transformers", exc)
+    elif backend != "torch":
+        logger.warning("model %s has no local files; ONNX needs them, using torch", files.model_id)
+    from hybrid_search.embedding.sentence_transformer import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(
+        files,
+        device=settings.device,
+        query_prefix=settings.query_prefix,
+        document_prefix=settings.document_prefix,
+    )

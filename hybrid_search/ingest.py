@@ -1,0 +1,108 @@
+"""The ingest path: validate against the template, build the text, embed in batches, index.
+
+Nothing is lost silently: every input document is either counted as indexed or reported in
+``IngestReport.failed`` as ``(id, reason)`` (the line number stands in for a missing id).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from hybrid_search.backends import SearchBackend
+from hybrid_search.documents import embedding_text, validate_document
+from hybrid_search.embedding import Embedder
+from hybrid_search.errors import HybridSearchError, InvalidRequestError
+from hybrid_search.hits import IngestReport
+from hybrid_search.templates import IndexTemplate
+
+__all__ = ["index_documents", "read_jsonl"]
+
+logger = logging.getLogger(__name__)
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
+    """Yield ``(where, parsed object or the error)`` per non-empty line of a JSONL file.
+
+    ``where`` is ``"line N"``; a line that is not JSON yields an ``InvalidRequestError``.
+
+    Raises:
+        InvalidRequestError: the file cannot be read.
+    """
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as exc:
+        msg = f"cannot read {path}: {exc}"
+        raise InvalidRequestError(msg) from exc
+    with fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield f"line {number}", json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield f"line {number}", InvalidRequestError(f"not valid JSON: {exc.msg}")
+
+
+def _label(where: str, raw: Any, template: IndexTemplate) -> str:
+    if isinstance(raw, dict) and isinstance(raw.get(template.id_field), str):
+        return str(raw[template.id_field])
+    return where
+
+
+def index_documents(
+    items: Iterable[tuple[str, Any]],
+    *,
+    template: IndexTemplate,
+    embedder: Embedder,
+    backend: SearchBackend,
+    batch_size: int = 512,
+    embed_batch_size: int = 64,
+    progress: bool = False,
+) -> IngestReport:
+    """Validate, embed and upsert ``(where, document)`` pairs, one backend commit per batch.
+
+    Raises:
+        ModelMismatchError: the index was built with another model.
+    """
+    backend.ensure_index(model_id=embedder.model_id, dimension=embedder.dimension)
+    report = IngestReport()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(unit="doc", desc="indexing")
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        texts = [embedding_text(d, template) for d in batch]
+        try:
+            vectors = embedder.encode_documents(texts, batch_size=embed_batch_size)
+            report.merge(backend.index(batch, vectors))
+        except HybridSearchError as exc:
+            logger.warning("a batch of %d documents failed: %s", len(batch), exc)
+            report.failed.extend((str(d[template.id_field]), str(exc)) for d in batch)
+        if bar is not None:
+            bar.update(len(batch))
+        batch.clear()
+
+    for where, raw in items:
+        if isinstance(raw, Exception):
+            report.failed.append((where, str(raw)))
+            continue
+        try:
+            batch.append(validate_document(raw, template))
+        except InvalidRequestError as exc:
+            report.failed.append((_label(where, raw, template), str(exc)))
+            continue
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    if bar is not None:
+        bar.close()
+    return report

@@ -1,0 +1,160 @@
+"""The commercial stage: business terms added to relevance over the candidate window.
+
+``total = a * fused + b * clip(margin / max_margin, 0, 1) + c * exp(-age_days / tau_days)
+          + d * log1p(g * popularity) / log1p(g * max_popularity)``
+
+``max_margin`` and ``max_popularity`` are the window's maxima unless configured, so the margin
+and popularity terms lie in [0, 1] like the fused score. The popularity term is log-damped (``g``
+sets how fast it saturates) so bestsellers cannot take over the page; ``d`` may be negative to
+push against popularity. A missing field contributes 0. The OpenSearch backend runs the same
+formula in painless (``index_templates/commercial_score.painless``) with these maxima as params.
+
+Exploration slots low-velocity items into the ranking at evenly spaced positions, chosen by a
+random generator seeded with the configured seed and the query, so the same query gets the same
+page (deterministic, cache- and test-friendly) while different queries explore different items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["CommercialParams", "CommercialTerms", "commercial_terms", "explore"]
+
+
+@dataclass(frozen=True)
+class CommercialParams:
+    """Coefficients of the commercial formula (see the module docstring)."""
+
+    relevance_weight: float = 1.0
+    margin_weight: float = 0.1
+    freshness_weight: float = 0.05
+    freshness_tau_days: float = 90.0
+    popularity_weight: float = 0.05
+    popularity_damping: float = 1.0
+    max_margin: float | None = None
+    exploration_rate: float = 0.0
+    exploration_seed: int = 0
+
+
+@dataclass(frozen=True)
+class CommercialTerms:
+    """Each term of the formula per candidate, and their sum."""
+
+    relevance: np.ndarray
+    margin: np.ndarray
+    freshness: np.ndarray
+    popularity: np.ndarray
+    total: np.ndarray
+    max_margin: float
+    max_popularity: float
+
+
+def _finite_max(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size else 0.0
+
+
+def commercial_terms(
+    fused: np.ndarray,
+    margin: np.ndarray,
+    age_days: np.ndarray,
+    popularity: np.ndarray,
+    params: CommercialParams,
+) -> CommercialTerms:
+    """Compute every term for the window. NaN marks a missing field (it contributes 0).
+
+    Args:
+        fused: fused relevance scores of the candidates.
+        margin: gross margin fraction per candidate.
+        age_days: days since the inventory was received (negative ages count as 0).
+        popularity: sales velocity per candidate (>= 0).
+        params: the coefficients.
+    """
+    fused = np.asarray(fused, dtype=np.float64)
+    margin = np.asarray(margin, dtype=np.float64)
+    age_days = np.asarray(age_days, dtype=np.float64)
+    popularity = np.asarray(popularity, dtype=np.float64)
+
+    max_margin = params.max_margin if params.max_margin is not None else _finite_max(margin)
+    if max_margin > 0:
+        margin_norm = np.clip(np.nan_to_num(margin, nan=0.0) / max_margin, 0.0, 1.0)
+    else:
+        margin_norm = np.zeros_like(fused)
+    age = np.maximum(np.nan_to_num(age_days, nan=np.inf), 0.0)
+    freshness = np.exp(-age / params.freshness_tau_days)
+
+    pop = np.maximum(np.nan_to_num(popularity, nan=0.0), 0.0)
+    max_pop = _finite_max(pop)
+    g = params.popularity_damping
+    if max_pop > 0 and g > 0:
+        pop_norm = np.log1p(g * pop) / math.log1p(g * max_pop)
+    elif max_pop > 0:
+        pop_norm = pop / max_pop
+    else:
+        pop_norm = np.zeros_like(fused)
+
+    relevance = params.relevance_weight * fused
+    margin_t = params.margin_weight * margin_norm
+    fresh_t = params.freshness_weight * freshness
+    pop_t = params.popularity_weight * pop_norm
+    total = relevance + margin_t + fresh_t + pop_t
+    return CommercialTerms(relevance, margin_t, fresh_t, pop_t, total, max_margin, max_pop)
+
+
+def _seed(seed: int, query: str) -> int:
+    digest = hashlib.sha256(f"{seed}\x00{query}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def explore(
+    order: list[int],
+    popularity: np.ndarray,
+    relevance: np.ndarray,
+    *,
+    rate: float,
+    seed: int,
+    query: str,
+) -> tuple[list[int], set[int]]:
+    """Move low-velocity candidates into evenly spaced slots of the ranking.
+
+    Args:
+        order: candidate indices, best first.
+        popularity: velocity per candidate index (NaN = unknown, treated as 0).
+        relevance: fused relevance per candidate index; explored items are drawn with
+            probability proportional to it, so exploration stays on-topic.
+        rate: share of positions given to exploration, in [0, 0.5].
+        seed: the configured seed.
+        query: the query text (mixed into the seed).
+
+    Returns:
+        The new order and the set of candidate indices that were slotted in.
+    """
+    n = len(order)
+    slots = int(math.floor(rate * n))
+    if rate <= 0 or slots == 0:
+        return list(order), set()
+    pop = np.nan_to_num(np.asarray(popularity, dtype=np.float64), nan=0.0)
+    threshold = float(np.quantile(pop[order], 0.25))
+    rng = random.Random(_seed(seed, query))
+    spacing = 1.0 / rate
+    offset = rng.random()
+    positions = [min(int((i + offset) * spacing), n - 1) for i in range(slots)]
+    chosen: list[int] = []
+    for pos in positions:
+        # Only items ranked below the slot can be promoted into it.
+        pool = [c for c in order[pos + 1 :] if pop[c] <= threshold and c not in chosen]
+        if not pool:
+            break
+        weights = [max(float(relevance[c]), 1e-6) for c in pool]
+        chosen.append(rng.choices(pool, weights=weights, k=1)[0])
+    if not chosen:
+        return list(order), set()
+    rest = [c for c in order if c not in set(chosen)]
+    for pos, item in zip(positions, chosen):
+        rest.insert(pos, item)
+    return rest, set(chosen)

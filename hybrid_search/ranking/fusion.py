@@ -1,0 +1,189 @@
+"""Score fusion with OpenSearch's ``normalization-processor`` and ``score-ranker-processor`` semantics.
+
+Normalization (per leg, over that leg's candidate window):
+
+- ``min_max``: ``(s - min) / (max - min)``; an exact 0 becomes 0.001; a single score or
+  ``max == min`` gives 1.0.
+- ``l2``: ``s / sqrt(sum s^2)``; a zero norm gives 0.001.
+- ``z_score``: ``(s - mean) / std`` with the sample standard deviation; values <= 0 become
+  0.001; a score equal to the mean gives the leg's max raw score and ``std == 0`` its min
+  (both exactly as neural-search's ``ZScoreNormalizationTechnique`` does).
+
+Combination (weights by leg position, normalised here to sum to 1, as OpenSearch requires):
+
+- ``arithmetic_mean``: ``sum w_i s_i / sum w_i`` over **all** legs; a document missing from a leg
+  counts 0 there, with that leg's weight still in the denominator.
+- ``geometric_mean``: ``exp(sum w_i ln s_i / sum w_i)`` over the legs where ``s_i > 0``.
+- ``harmonic_mean``: ``sum w_i / sum (w_i / s_i)`` over the legs where ``s_i > 0``.
+- ``rrf``: ``sum w_i / (rank_constant + rank_i)``, 1-based ranks, not divided by the weights
+  (Cormack, Clarke & Buettcher, "Reciprocal Rank Fusion outperforms Condorcet and individual
+  rank learning methods", SIGIR 2009).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "COMBINATIONS",
+    "NORMALIZATIONS",
+    "FusedHit",
+    "combine",
+    "fuse",
+    "normalize",
+]
+
+NORMALIZATIONS = ("min_max", "l2", "z_score")
+COMBINATIONS = ("arithmetic_mean", "geometric_mean", "harmonic_mean", "rrf")
+MIN_SCORE = 0.001
+SINGLE_RESULT_SCORE = 1.0
+
+
+@dataclass(frozen=True)
+class FusedHit:
+    """A document after fusion: its fused score and, per leg, raw and normalised scores."""
+
+    key: Hashable
+    score: float
+    raw: tuple[float | None, ...]
+    normalized: tuple[float | None, ...]
+
+
+def normalize(scores: Sequence[float] | np.ndarray, technique: str) -> np.ndarray:
+    """Normalise one leg's scores (OpenSearch semantics, see the module docstring).
+
+    Raises:
+        ValueError: unknown technique.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.size == 0:
+        return s
+    if technique == "min_max":
+        lo, hi = float(s.min()), float(s.max())
+        if hi == lo:
+            return np.full_like(s, SINGLE_RESULT_SCORE)
+        out = (s - lo) / (hi - lo)
+        out[out == 0.0] = MIN_SCORE
+        return out
+    if technique == "l2":
+        norm = float(np.sqrt(np.sum(s * s)))
+        if norm == 0.0:
+            return np.full_like(s, MIN_SCORE)
+        return s / norm
+    if technique == "z_score":
+        mean = float(s.mean())
+        std = float(s.std(ddof=1)) if s.size > 1 else 0.0
+        out = np.empty_like(s)
+        for i, value in enumerate(s):
+            if value == mean:
+                out[i] = float(s.max())
+            elif std == 0.0:
+                out[i] = float(s.min())
+            else:
+                z = (value - mean) / std
+                out[i] = MIN_SCORE if z <= 0.0 else z
+        return out
+    msg = f"normalization {technique!r} is not one of {list(NORMALIZATIONS)}"
+    raise ValueError(msg)
+
+
+def combine(scores: np.ndarray, weights: np.ndarray, technique: str) -> np.ndarray:
+    """Combine a ``(docs, legs)`` matrix of normalised scores (0 = missing) into one score each.
+
+    Raises:
+        ValueError: unknown technique, or a weight/leg count mismatch.
+    """
+    if scores.ndim != 2 or scores.shape[1] != weights.shape[0]:
+        msg = f"{weights.shape[0]} weights for a score matrix of shape {scores.shape}"
+        raise ValueError(msg)
+    if technique == "arithmetic_mean":
+        total = float(weights.sum())
+        return (scores @ weights) / total if total > 0 else np.zeros(scores.shape[0])
+    present = scores > 0
+    w = np.where(present, weights[None, :], 0.0)
+    wsum = w.sum(axis=1)
+    safe = np.where(present, scores, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if technique == "geometric_mean":
+            out = np.exp((w * np.log(safe)).sum(axis=1) / wsum)
+        elif technique == "harmonic_mean":
+            out = wsum / (w / safe).sum(axis=1)
+        else:
+            msg = f"combination {technique!r} is not one of {list(COMBINATIONS)}"
+            raise ValueError(msg)
+    return np.where(wsum > 0, out, 0.0)
+
+
+def _weights(weights: Sequence[float], legs: int) -> np.ndarray:
+    if len(weights) != legs:
+        msg = f"{len(weights)} weights given for {legs} legs; give one weight per leg"
+        raise ValueError(msg)
+    w = np.asarray(weights, dtype=np.float64)
+    if np.any(w < 0) or not np.isfinite(w).all() or w.sum() <= 0:
+        msg = f"weights {list(weights)} must be finite, >= 0, and not all 0"
+        raise ValueError(msg)
+    return w / w.sum()
+
+
+def fuse(
+    legs: Sequence[Sequence[tuple[Hashable, float]]],
+    *,
+    normalization: str = "min_max",
+    combination: str = "arithmetic_mean",
+    weights: Sequence[float] | None = None,
+    rank_constant: int = 60,
+) -> list[FusedHit]:
+    """Fuse ranked legs of ``(key, raw_score)`` (each sorted best first) into one ranking.
+
+    Ties keep the order in which documents were first seen (leg by leg), so results are
+    deterministic. Returns new objects; the inputs are not modified.
+
+    Raises:
+        ValueError: unknown technique, bad weights, or z_score with a non-arithmetic combination
+            (OpenSearch refuses that pair too).
+    """
+    n_legs = len(legs)
+    if n_legs == 0:
+        return []
+    w = _weights(weights if weights is not None else [1.0] * n_legs, n_legs)
+    keys: dict[Hashable, int] = {}
+    for leg in legs:
+        for key, _ in leg:
+            keys.setdefault(key, len(keys))
+    raw = np.full((len(keys), n_legs), np.nan)
+    norm = np.zeros((len(keys), n_legs))
+    if combination == "rrf":
+        for j, leg in enumerate(legs):
+            for rank, (key, score) in enumerate(leg, start=1):
+                raw[keys[key], j] = score
+                norm[keys[key], j] = 1.0 / (rank_constant + rank)
+        fused = norm @ w
+    else:
+        if normalization == "z_score" and combination != "arithmetic_mean":
+            msg = f"z_score normalization only combines with arithmetic_mean, not {combination!r}"
+            raise ValueError(msg)
+        for j, leg in enumerate(legs):
+            if not leg:
+                continue
+            rows = [keys[k] for k, _ in leg]
+            values = [s for _, s in leg]
+            raw[rows, j] = values
+            norm[rows, j] = normalize(values, normalization)
+        fused = combine(norm, w, combination)
+    order = np.argsort(-fused, kind="stable")
+    key_list = list(keys)
+    out: list[FusedHit] = []
+    for i in order:
+        present = ~np.isnan(raw[i])
+        out.append(
+            FusedHit(
+                key=key_list[i],
+                score=float(fused[i]),
+                raw=tuple(float(raw[i, j]) if present[j] else None for j in range(n_legs)),
+                normalized=tuple(float(norm[i, j]) if present[j] else None for j in range(n_legs)),
+            )
+        )
+    return out

@@ -1,0 +1,279 @@
+"""Read ``index_templates/``: the OpenSearch ``_index_template`` body is the single source of truth.
+
+Both backends follow the template: its mappings give the field types (text fields with their
+analyzer, keyword / boolean / numeric / date filter fields, the ``knn_vector`` field), and its
+``_meta.hybrid_search`` block gives the roles: the document id field, which fields build the
+embedding text, which text fields the lexical leg searches (with boosts), which fields may be
+filtered on, and which fields feed the commercial stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from hybrid_search.errors import TemplateError
+
+__all__ = [
+    "COMMERCIAL_ROLES",
+    "FieldSpec",
+    "IndexTemplate",
+    "VectorSpec",
+    "default_templates_dir",
+    "load_template",
+    "parse_template",
+]
+
+logger = logging.getLogger(__name__)
+
+FieldKind = Literal["text", "keyword", "boolean", "number", "date"]
+SpaceType = Literal["cosinesimil", "innerproduct", "l2"]
+
+COMMERCIAL_ROLES = ("margin", "received_at", "popularity")
+_NUMBER_TYPES = {
+    "float",
+    "double",
+    "half_float",
+    "scaled_float",
+    "integer",
+    "long",
+    "short",
+    "byte",
+}
+_SUPPORTED_SPACES = ("cosinesimil", "innerproduct", "l2")
+_ANALYZERS = ("english", "standard")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One (sub)field of the mapping, by its dotted path (``brand.text``)."""
+
+    path: str
+    kind: FieldKind
+    source: str
+    analyzer: str | None = None
+
+
+@dataclass(frozen=True)
+class VectorSpec:
+    """The ``knn_vector`` field."""
+
+    name: str
+    dimension: int
+    space_type: SpaceType
+    engine: str
+    m: int
+    ef_construction: int
+    ef_search: int | None
+
+
+@dataclass(frozen=True)
+class IndexTemplate:
+    """A parsed index template with the field roles both backends need."""
+
+    name: str
+    path: Path
+    body: dict[str, Any]
+    fields: dict[str, FieldSpec]
+    vector: VectorSpec
+    id_field: str
+    embedding_source_fields: tuple[str, ...]
+    lexical_fields: dict[str, float]
+    filter_fields: tuple[str, ...]
+    commercial_fields: dict[str, str]
+    required_fields: tuple[str, ...]
+    digest: str = field(default="")
+
+    @property
+    def source_fields(self) -> dict[str, FieldSpec]:
+        """Top-level fields a document may carry (sub-fields are derived from their parent)."""
+        return {p: f for p, f in self.fields.items() if "." not in p}
+
+
+def default_templates_dir() -> Path:
+    """The repository's ``index_templates/`` when run from a checkout, else the bundled copy."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parent / "index_templates"
+    if checkout.is_dir():
+        return checkout
+    return package / "_bundled" / "index_templates"
+
+
+def load_template(name: str = "products", templates_dir: Path | None = None) -> IndexTemplate:
+    """Load ``<templates_dir>/<name>.json`` and parse its field roles.
+
+    Raises:
+        TemplateError: the file is missing, not JSON, or its roles are inconsistent.
+    """
+    directory = templates_dir or default_templates_dir()
+    path = directory / f"{name}.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        available = sorted(p.stem for p in directory.glob("*.json")) if directory.is_dir() else []
+        msg = f"cannot read index template {path}: {exc}; templates there: {available}"
+        raise TemplateError(msg) from exc
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        raise TemplateError(msg) from exc
+    return parse_template(body, path=path, name=name)
+
+
+def _fail(path: Path, pointer: str, expected: str, got: Any) -> TemplateError:
+    return TemplateError(f"{path}#{pointer}: expected {expected}, got {got!r}")
+
+
+def _walk_properties(
+    props: dict[str, Any], path: Path, prefix: str, pointer: str
+) -> tuple[dict[str, FieldSpec], list[tuple[str, dict[str, Any], str]]]:
+    fields: dict[str, FieldSpec] = {}
+    vectors: list[tuple[str, dict[str, Any], str]] = []
+    for name, spec in props.items():
+        dotted = f"{prefix}{name}"
+        ptr = f"{pointer}/{name}"
+        if not isinstance(spec, dict):
+            raise _fail(path, ptr, "a mapping object", spec)
+        ftype = spec.get("type")
+        source = dotted.split(".")[0]
+        if ftype == "knn_vector":
+            vectors.append((dotted, spec, ptr))
+            continue
+        if ftype == "text":
+            analyzer = spec.get("analyzer", "standard")
+            if analyzer not in _ANALYZERS:
+                raise _fail(path, f"{ptr}/analyzer", f"one of {list(_ANALYZERS)}", analyzer)
+            fields[dotted] = FieldSpec(dotted, "text", source, analyzer)
+        elif ftype == "keyword":
+            fields[dotted] = FieldSpec(dotted, "keyword", source)
+        elif ftype == "boolean":
+            fields[dotted] = FieldSpec(dotted, "boolean", source)
+        elif ftype in _NUMBER_TYPES:
+            fields[dotted] = FieldSpec(dotted, "number", source)
+        elif ftype == "date":
+            fields[dotted] = FieldSpec(dotted, "date", source)
+        else:
+            allowed = sorted({"text", "keyword", "boolean", "date", "knn_vector", *_NUMBER_TYPES})
+            raise _fail(path, f"{ptr}/type", f"one of {allowed}", ftype)
+        sub = spec.get("fields")
+        if sub:
+            sub_fields, sub_vectors = _walk_properties(sub, path, f"{dotted}.", f"{ptr}/fields")
+            if sub_vectors:
+                raise _fail(path, f"{ptr}/fields", "no knn_vector sub-field", list(sub))
+            fields.update(sub_fields)
+    return fields, vectors
+
+
+def _parse_vector(name: str, spec: dict[str, Any], path: Path, ptr: str) -> VectorSpec:
+    dimension = spec.get("dimension")
+    if not isinstance(dimension, int) or not 0 < dimension <= 16000:
+        raise _fail(path, f"{ptr}/dimension", "an integer in [1, 16000]", dimension)
+    method = spec.get("method") or {}
+    if method.get("name", "hnsw") != "hnsw":
+        raise _fail(path, f"{ptr}/method/name", "'hnsw'", method.get("name"))
+    space = method.get("space_type", spec.get("space_type"))
+    if space not in _SUPPORTED_SPACES:
+        raise _fail(path, f"{ptr}/method/space_type", f"one of {list(_SUPPORTED_SPACES)}", space)
+    params = method.get("parameters") or {}
+    for key in ("m", "ef_construction"):
+        if not isinstance(params.get(key), int) or params[key] < 2:
+            msg = "an integer >= 2, pinned explicitly"
+            raise _fail(path, f"{ptr}/method/parameters/{key}", msg, params.get(key))
+    engine = method.get("engine", spec.get("engine", "faiss"))
+    return VectorSpec(
+        name=name,
+        dimension=dimension,
+        space_type=space,
+        engine=engine,
+        m=params["m"],
+        ef_construction=params["ef_construction"],
+        ef_search=params.get("ef_search"),
+    )
+
+
+def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTemplate:
+    """Parse a template body into an ``IndexTemplate``.
+
+    Raises:
+        TemplateError: names the file, the JSON pointer and what was expected.
+    """
+    mappings = body.get("template", {}).get("mappings", {})
+    props = mappings.get("properties")
+    if not isinstance(props, dict) or not props:
+        raise _fail(path, "/template/mappings/properties", "a non-empty object", props)
+    fields, vectors = _walk_properties(props, path, "", "/template/mappings/properties")
+    if len(vectors) != 1:
+        names = [v[0] for v in vectors]
+        msg = "exactly one knn_vector field"
+        raise _fail(path, "/template/mappings/properties", msg, names)
+    vector = _parse_vector(*vectors[0], path)
+
+    meta = body.get("_meta", {}).get("hybrid_search")
+    mptr = "/_meta/hybrid_search"
+    if not isinstance(meta, dict):
+        raise _fail(path, mptr, "an object naming the field roles", meta)
+    id_field = meta.get("id_field")
+    if fields.get(id_field or "", FieldSpec("", "text", "")).kind != "keyword":
+        raise _fail(path, f"{mptr}/id_field", "a keyword field", id_field)
+    if meta.get("vector_field", vector.name) != vector.name:
+        raise _fail(path, f"{mptr}/vector_field", f"'{vector.name}'", meta.get("vector_field"))
+
+    top_level = {p for p in fields if "." not in p}
+    emb_sources = meta.get("embedding_source_fields") or []
+    for i, f in enumerate(emb_sources):
+        if f not in top_level:
+            ptr = f"{mptr}/embedding_source_fields/{i}"
+            raise _fail(path, ptr, f"a top-level field, one of {sorted(top_level)}", f)
+    if not emb_sources:
+        raise _fail(path, f"{mptr}/embedding_source_fields", "a non-empty list", emb_sources)
+
+    lexical = meta.get("lexical_fields") or {}
+    text_fields = sorted(p for p, f in fields.items() if f.kind == "text")
+    for f, boost in lexical.items():
+        if f not in text_fields:
+            raise _fail(path, f"{mptr}/lexical_fields/{f}", f"a text field, one of {text_fields}", f)
+        if not isinstance(boost, (int, float)) or boost <= 0:
+            raise _fail(path, f"{mptr}/lexical_fields/{f}", "a boost > 0", boost)
+    if not lexical:
+        raise _fail(path, f"{mptr}/lexical_fields", "a non-empty object", lexical)
+
+    filters = meta.get("filter_fields") or []
+    filterable = sorted(p for p, f in fields.items() if f.kind != "text")
+    for i, f in enumerate(filters):
+        if f not in filterable:
+            allowed = f"a keyword, boolean, number or date field, one of {filterable}"
+            raise _fail(path, f"{mptr}/filter_fields/{i}", allowed, f)
+
+    commercial = meta.get("commercial_fields") or {}
+    for role, f in commercial.items():
+        if role not in COMMERCIAL_ROLES:
+            raise _fail(path, f"{mptr}/commercial_fields/{role}", f"one of {COMMERCIAL_ROLES}", role)
+        expected_kind = "date" if role == "received_at" else "number"
+        if f not in fields or fields[f].kind != expected_kind:
+            raise _fail(path, f"{mptr}/commercial_fields/{role}", f"a {expected_kind} field", f)
+
+    required = meta.get("required_fields") or [id_field]
+    for i, f in enumerate(required):
+        if f not in top_level:
+            raise _fail(path, f"{mptr}/required_fields/{i}", "a top-level field", f)
+
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    return IndexTemplate(
+        name=name,
+        path=path,
+        body=body,
+        fields=fields,
+        vector=vector,
+        id_field=id_field,
+        embedding_source_fields=tuple(emb_sources),
+        lexical_fields={k: float(v) for k, v in lexical.items()},
+        filter_fields=tuple(filters),
+        commercial_fields=dict(commercial),
+        required_fields=tuple(required),
+        digest=digest,
+    )
