@@ -10,10 +10,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hybrid_search.backends import SearchBackend, create_backend
@@ -27,10 +27,10 @@ from hybrid_search.errors import (
     InvalidRequestError,
     ModelMismatchError,
 )
-from hybrid_search.hits import Hit, RankedHit
-from hybrid_search.ranking.commercial import CommercialParams, explore
+from hybrid_search.hits import Hit
+from hybrid_search.ranking.commercial import CommercialParams, CommercialTerms, explore
 from hybrid_search.ranking.confidence import cosine_from_score, gate
-from hybrid_search.ranking.fusion import FusedHit, fuse
+from hybrid_search.ranking.fusion import FusionResult, fuse
 from hybrid_search.templates import IndexTemplate, load_template
 
 __all__ = ["CommercialOverrides", "SearchRequest", "SearchResponse", "Searcher"]
@@ -283,41 +283,39 @@ class Searcher:
                 warnings.append(f"{decision.reason}; kept because the lexical leg found nothing")
 
         t = time.perf_counter()
-        legs: list[list[Hit]] = []
-        if mode != "vector" or not use_vector:
-            legs.append(lexical)
-        if use_vector:
-            legs.append(vector)
-        if not legs[0] and len(legs) == 1:
-            legs = [[]]
-        mode_used: Literal["hybrid", "lexical", "vector"]
-        if len(legs) == 2:
-            mode_used = "hybrid"
-            leg_weights: tuple[float, ...] = weights
+        if use_vector and not lexical and mode != "lexical":
+            legs, mode_used = [vector], "vector"
+        elif use_vector and lexical and vector:
+            legs, mode_used = [lexical, vector], "hybrid"
+        elif use_vector and mode == "vector":
+            legs, mode_used = [vector], "vector"
         else:
-            mode_used = "vector" if use_vector else "lexical"
-            leg_weights = (1.0,)
+            legs, mode_used = [lexical], "lexical"
+        leg_names = ["lexical", "vector"] if mode_used == "hybrid" else [mode_used]
         fused = fuse(
             [[(h.key, h.score) for h in leg] for leg in legs],
             normalization=normalization,
             combination=combination,
-            weights=leg_weights,
+            weights=weights if mode_used == "hybrid" else (1.0,),
             rank_constant=req.rank_constant or cfg.rank_constant,
-        )[:window]
+        ).head(window)
         timings["fusion"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
         enabled, params = self._commercial(req)
-        ranked = self._rank(fused, enabled, params, query)
+        terms = self.backend.rerank(fused, params, now=self._clock()) if enabled else None
+        order, explored = self._order(fused, terms, params, query)
         timings["commercial"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        page_hits = ranked[req.page * k : (req.page + 1) * k]
-        sources = self.backend.fetch([h.key for h in page_hits])
+        page_rows = order[req.page * k : (req.page + 1) * k]
+        sources = self.backend.fetch([fused.keys[i] for i in page_rows])
         timings["fetch"] = (time.perf_counter() - t) * 1000
-        leg_names = ["lexical", "vector"] if len(legs) == 2 else [mode_used]
-        hits = self._render(page_hits, sources, fused, leg_names, req.page * k, req.explain)
+        hits = self._render(
+            page_rows, sources, fused, terms, explored, leg_names, req.page * k, req.explain
+        )
         timings["total"] = (time.perf_counter() - t_start) * 1000
+        encoder = self._encoder
         return SearchResponse(
             hits=hits,
             mode_used=mode_used,
@@ -330,74 +328,85 @@ class Searcher:
             timings_ms={name: round(v, 3) for name, v in timings.items()},
             top_vector_cosine=top_cosine,
             embedder=(
-                f"{self._encoder.embedder.model_id} ({self._encoder.embedder.runtime})"
-                if self._encoder is not None
-                else None
+                f"{encoder.embedder.model_id} ({encoder.embedder.runtime})" if encoder else None
             ),
         )
 
-    def _rank(
-        self, fused: list[FusedHit], enabled: bool, params: CommercialParams, query: str
-    ) -> list[RankedHit]:
-        if not enabled:
-            return [RankedHit(h.key, h.score, {"fused": h.score}) for h in fused]
-        ranked = self.backend.rerank(fused, params, now=self._clock())
-        if params.exploration_rate <= 0 or not ranked:
-            return ranked
-        pops = [h.breakdown.get("popularity_value") for h in ranked]
-        import numpy as np
-
-        popularity = np.array([np.nan if p is None else p for p in pops], dtype=np.float64)
-        relevance = np.array([h.breakdown.get("fused", 0.0) for h in ranked])
-        order, explored = explore(
-            list(range(len(ranked))),
-            popularity,
-            relevance,
+    @staticmethod
+    def _order(
+        fused: FusionResult,
+        terms: CommercialTerms | None,
+        params: CommercialParams,
+        query: str,
+    ) -> tuple[list[int], set[int]]:
+        if terms is None:
+            return list(range(len(fused))), set()
+        order = [int(i) for i in terms.order()]
+        if params.exploration_rate <= 0 or not order:
+            return order, set()
+        return explore(
+            order,
+            terms.popularity_value,
+            fused.scores,
             rate=params.exploration_rate,
             seed=params.exploration_seed,
             query=query,
         )
-        out = []
-        for i in order:
-            hit = ranked[i]
-            hit.breakdown["exploration"] = i in explored
-            out.append(hit)
-        return out
 
     def _render(
         self,
-        page: list[RankedHit],
+        page_rows: list[int],
         sources: dict[Any, tuple[str, dict[str, Any]]],
-        fused: list[FusedHit],
+        fused: FusionResult,
+        terms: CommercialTerms | None,
+        explored: set[int],
         leg_names: list[str],
         offset: int,
         explain: bool,
     ) -> list[dict[str, Any]]:
-        by_key = {h.key: h for h in fused}
+        space = self.template.vector.space_type
         out = []
-        for rank, hit in enumerate(page, start=offset + 1):
-            if hit.key not in sources:
+        rank = offset
+        for i in page_rows:
+            key = fused.keys[i]
+            if key not in sources:
                 continue  # deleted between retrieval and fetch
-            doc_id, source = sources[hit.key]
-            f = by_key.get(hit.key)
+            rank += 1
+            doc_id, source = sources[key]
             breakdown: dict[str, Any] = {}
             for j, name in enumerate(leg_names):
-                breakdown[name] = f.raw[j] if f else None
-                breakdown[f"{name}_normalized"] = f.normalized[j] if f else None
-            vec_raw = breakdown.get("vector")
-            if vec_raw is not None:
-                space = self.template.vector.space_type
-                breakdown["vector_cosine"] = cosine_from_score(vec_raw, space)
-            breakdown.update({k: v for k, v in hit.breakdown.items() if k != "popularity_value"})
+                raw = fused.raw[i, j]
+                breakdown[name] = None if np.isnan(raw) else float(raw)
+                norm = fused.normalized[i, j]
+                breakdown[f"{name}_normalized"] = None if np.isnan(norm) else float(norm)
+            if breakdown.get("vector") is not None:
+                breakdown["vector_cosine"] = cosine_from_score(breakdown["vector"], space)
+            breakdown["fused"] = float(fused.scores[i])
+            score = float(fused.scores[i])
+            if terms is not None:
+                score = float(terms.total[i])
+                breakdown.update(
+                    relevance=float(terms.relevance[i]),
+                    margin=float(terms.margin[i]),
+                    freshness=float(terms.freshness[i]),
+                    popularity=float(terms.popularity[i]),
+                    exploration=i in explored,
+                )
             item: dict[str, Any] = {
                 "id": doc_id,
                 "rank": rank,
-                "score": hit.score,
+                "score": score,
                 "breakdown": breakdown,
                 "source": source,
             }
-            if explain and f is not None:
-                item["explain"] = asdict(f) | {"key": str(f.key)}
+            if explain:
+                item["explain"] = {
+                    "fused_position": i + 1,
+                    "legs": leg_names,
+                    "window": len(fused),
+                    "max_margin": terms.max_margin if terms is not None else None,
+                    "max_popularity": terms.max_popularity if terms is not None else None,
+                }
             out.append(item)
         return out
 

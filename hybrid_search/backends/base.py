@@ -14,9 +14,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from hybrid_search.documents import FilterClause
-from hybrid_search.hits import Hit, IngestReport, RankedHit
-from hybrid_search.ranking.commercial import CommercialParams
-from hybrid_search.ranking.fusion import FusedHit
+from hybrid_search.hits import Hit, IngestReport
+from hybrid_search.ranking.commercial import CommercialParams, CommercialTerms
+from hybrid_search.ranking.fusion import FusionResult
 
 __all__ = ["Capabilities", "Health", "IndexInfo", "SearchBackend"]
 
@@ -79,9 +79,9 @@ class SearchBackend(Protocol):
         ...
 
     def rerank(
-        self, hits: list[FusedHit], params: CommercialParams, *, now: datetime
-    ) -> list[RankedHit]:
-        """The commercial stage over the fused window; returns hits sorted by the total."""
+        self, fused: FusionResult, params: CommercialParams, *, now: datetime
+    ) -> CommercialTerms:
+        """The commercial stage over the fused window: every term per candidate, in fused order."""
         ...
 
     def fetch(self, keys: Sequence[Hashable]) -> dict[Hashable, tuple[str, dict[str, Any]]]:

@@ -52,6 +52,11 @@ class CommercialTerms:
     total: np.ndarray
     max_margin: float
     max_popularity: float
+    popularity_value: np.ndarray
+
+    def order(self) -> np.ndarray:
+        """Candidate indices by total, best first (ties keep the fused order)."""
+        return np.argsort(-self.total, kind="stable")
 
 
 def _finite_max(values: np.ndarray) -> float:
@@ -103,7 +108,9 @@ def commercial_terms(
     fresh_t = params.freshness_weight * freshness
     pop_t = params.popularity_weight * pop_norm
     total = relevance + margin_t + fresh_t + pop_t
-    return CommercialTerms(relevance, margin_t, fresh_t, pop_t, total, max_margin, max_pop)
+    return CommercialTerms(
+        relevance, margin_t, fresh_t, pop_t, total, max_margin, max_pop, popularity
+    )
 
 
 def _seed(seed: int, query: str) -> int:

@@ -30,7 +30,7 @@ import numpy as np
 __all__ = [
     "COMBINATIONS",
     "NORMALIZATIONS",
-    "FusedHit",
+    "FusionResult",
     "combine",
     "fuse",
     "normalize",
@@ -43,13 +43,24 @@ SINGLE_RESULT_SCORE = 1.0
 
 
 @dataclass(frozen=True)
-class FusedHit:
-    """A document after fusion: its fused score and, per leg, raw and normalised scores."""
+class FusionResult:
+    """Fused candidates, best first, as columns (no per-hit objects on the hot path).
 
-    key: Hashable
-    score: float
-    raw: tuple[float | None, ...]
-    normalized: tuple[float | None, ...]
+    ``raw`` and ``normalized`` are ``(n, legs)`` matrices with NaN where a document was not
+    returned by a leg.
+    """
+
+    keys: list[Hashable]
+    scores: np.ndarray
+    raw: np.ndarray
+    normalized: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def head(self, n: int) -> FusionResult:
+        """The best ``n`` candidates."""
+        return FusionResult(self.keys[:n], self.scores[:n], self.raw[:n], self.normalized[:n])
 
 
 def normalize(scores: Sequence[float] | np.ndarray, technique: str) -> np.ndarray:
@@ -76,16 +87,12 @@ def normalize(scores: Sequence[float] | np.ndarray, technique: str) -> np.ndarra
     if technique == "z_score":
         mean = float(s.mean())
         std = float(s.std(ddof=1)) if s.size > 1 else 0.0
-        out = np.empty_like(s)
-        for i, value in enumerate(s):
-            if value == mean:
-                out[i] = float(s.max())
-            elif std == 0.0:
-                out[i] = float(s.min())
-            else:
-                z = (value - mean) / std
-                out[i] = MIN_SCORE if z <= 0.0 else z
-        return out
+        if std == 0.0:
+            z = np.full_like(s, float(s.min()))
+        else:
+            z = (s - mean) / std
+            z = np.where(z <= 0.0, MIN_SCORE, z)
+        return np.where(s == mean, float(s.max()), z)
     msg = f"normalization {technique!r} is not one of {list(NORMALIZATIONS)}"
     raise ValueError(msg)
 
@@ -135,55 +142,46 @@ def fuse(
     combination: str = "arithmetic_mean",
     weights: Sequence[float] | None = None,
     rank_constant: int = 60,
-) -> list[FusedHit]:
+) -> FusionResult:
     """Fuse ranked legs of ``(key, raw_score)`` (each sorted best first) into one ranking.
 
     Ties keep the order in which documents were first seen (leg by leg), so results are
-    deterministic. Returns new objects; the inputs are not modified.
+    deterministic. The inputs are not modified.
 
     Raises:
         ValueError: unknown technique, bad weights, or z_score with a non-arithmetic combination
             (OpenSearch refuses that pair too).
     """
     n_legs = len(legs)
-    if n_legs == 0:
-        return []
-    w = _weights(weights if weights is not None else [1.0] * n_legs, n_legs)
+    w = _weights(weights if weights is not None else [1.0] * max(n_legs, 1), max(n_legs, 1))
+    if combination not in COMBINATIONS:
+        msg = f"combination {combination!r} is not one of {list(COMBINATIONS)}"
+        raise ValueError(msg)
+    if combination != "rrf" and normalization not in NORMALIZATIONS:
+        msg = f"normalization {normalization!r} is not one of {list(NORMALIZATIONS)}"
+        raise ValueError(msg)
+    if normalization == "z_score" and combination not in ("arithmetic_mean", "rrf"):
+        msg = f"z_score normalization only combines with arithmetic_mean, not {combination!r}"
+        raise ValueError(msg)
     keys: dict[Hashable, int] = {}
+    rows_per_leg = []
     for leg in legs:
-        for key, _ in leg:
-            keys.setdefault(key, len(keys))
-    raw = np.full((len(keys), n_legs), np.nan)
-    norm = np.zeros((len(keys), n_legs))
-    if combination == "rrf":
-        for j, leg in enumerate(legs):
-            for rank, (key, score) in enumerate(leg, start=1):
-                raw[keys[key], j] = score
-                norm[keys[key], j] = 1.0 / (rank_constant + rank)
-        fused = norm @ w
-    else:
-        if normalization == "z_score" and combination != "arithmetic_mean":
-            msg = f"z_score normalization only combines with arithmetic_mean, not {combination!r}"
-            raise ValueError(msg)
-        for j, leg in enumerate(legs):
-            if not leg:
-                continue
-            rows = [keys[k] for k, _ in leg]
-            values = [s for _, s in leg]
-            raw[rows, j] = values
+        rows_per_leg.append(np.array([keys.setdefault(k, len(keys)) for k, _ in leg], dtype=np.int64))
+    n = len(keys)
+    raw = np.full((n, n_legs), np.nan)
+    norm = np.full((n, n_legs), np.nan)
+    for j, leg in enumerate(legs):
+        if not leg:
+            continue
+        rows = rows_per_leg[j]
+        values = np.fromiter((s for _, s in leg), dtype=np.float64, count=len(leg))
+        raw[rows, j] = values
+        if combination == "rrf":
+            norm[rows, j] = 1.0 / (rank_constant + np.arange(1, len(leg) + 1))
+        else:
             norm[rows, j] = normalize(values, normalization)
-        fused = combine(norm, w, combination)
+    filled = np.nan_to_num(norm, nan=0.0)
+    fused = filled @ w if combination == "rrf" else combine(filled, w, combination)
     order = np.argsort(-fused, kind="stable")
     key_list = list(keys)
-    out: list[FusedHit] = []
-    for i in order:
-        present = ~np.isnan(raw[i])
-        out.append(
-            FusedHit(
-                key=key_list[i],
-                score=float(fused[i]),
-                raw=tuple(float(raw[i, j]) if present[j] else None for j in range(n_legs)),
-                normalized=tuple(float(norm[i, j]) if present[j] else None for j in range(n_legs)),
-            )
-        )
-    return out
+    return FusionResult([key_list[i] for i in order], fused[order], raw[order], norm[order])

@@ -6,7 +6,7 @@ Layout of a data directory::
     tantivy/         documents, BM25 postings, filter and commercial fast fields; the commit point
     vectors.f32      append-only rows (see rows.py), cut back to the committed count on open
     columns.f64      margin, received-at, popularity per row
-    ids.jsonl        document id per row
+    docs.jsonl       id and source per row
     hnsw.faiss/json  cached HNSW graph (optional; rebuilt when missing or stale)
 
 One tantivy commit publishes a write: the rows are fsynced first, and a reserved meta document
@@ -51,10 +51,10 @@ from hybrid_search.errors import (
     InvalidRequestError,
     ModelMismatchError,
 )
-from hybrid_search.hits import Hit, IngestReport, RankedHit
-from hybrid_search.ranking.commercial import CommercialParams, commercial_terms
+from hybrid_search.hits import Hit, IngestReport
+from hybrid_search.ranking.commercial import CommercialParams, CommercialTerms, commercial_terms
 from hybrid_search.ranking.confidence import score_from_similarity
-from hybrid_search.ranking.fusion import FusedHit
+from hybrid_search.ranking.fusion import FusionResult
 from hybrid_search.templates import IndexTemplate
 
 __all__ = ["META_ID", "EmbeddedBackend"]
@@ -320,14 +320,13 @@ class EmbeddedBackend:
         with self._lock:
             snap = self._open()
             writer = self._get_writer()
-            self._rows.begin()
             ids = [g[0] for g in good]
             columns = np.array([self._columns(g[1]) for g in good], dtype=np.float64)
-            start = self._rows.append(ids, vecs[good_rows], columns)
+            start = self._rows.append(ids, vecs[good_rows], columns, [g[2] for g in good])
             try:
-                for offset, (doc_id, doc, source) in enumerate(good):
+                for offset, (doc_id, doc, _) in enumerate(good):
                     writer.delete_documents_by_term(ID_FIELD, doc_id)
-                    writer.add_document(self.lex.to_tantivy(doc_id, start + offset, doc, source))
+                    writer.add_document(self.lex.to_tantivy(doc_id, start + offset, doc))
                 self._commit_meta(writer, start + len(good), snap.generation + 1)
             except Exception as exc:
                 writer.rollback()
@@ -448,9 +447,10 @@ class EmbeddedBackend:
     def lexical(self, text: str, *, k: int, filters: list[FilterClause]) -> list[Hit]:
         """BM25 (``multi_match`` best_fields) candidates with filters, best first."""
         snap = self._open()
-        query = self.lex.combine(self.lex.text_query(text), self.lex.filter_query(filters))
-        if query is None or self.lex.text_query(text) is None:
+        text_query = self.lex.text_query(text)
+        if text_query is None:
             return []
+        query = self.lex.combine(text_query, self.lex.filter_query(filters))
         hits = snap.searcher.search(query, k, count=False).hits
         if not hits:
             return []
@@ -503,61 +503,28 @@ class EmbeddedBackend:
         ]
 
     def rerank(
-        self, hits: list[FusedHit], params: CommercialParams, *, now: datetime
-    ) -> list[RankedHit]:
+        self, fused: FusionResult, params: CommercialParams, *, now: datetime
+    ) -> CommercialTerms:
         """The commercial formula in numpy over the window (same numbers as the painless script)."""
-        if not hits:
-            return []
         snap = self._open()
-        keys = np.array([int(h.key) for h in hits], dtype=np.int64)  # type: ignore[call-overload]
-        cols = snap.rows.columns[keys]
+        keys = np.fromiter((int(k) for k in fused.keys), dtype=np.int64, count=len(fused))  # type: ignore[call-overload]
+        cols = snap.rows.columns[keys] if keys.size else np.zeros((0, len(COLUMNS)))
         age_days = (now.timestamp() - cols[:, 1]) / 86400.0
-        terms = commercial_terms(
-            np.array([h.score for h in hits]), cols[:, 0], age_days, cols[:, 2], params
-        )
-        order = np.argsort(-terms.total, kind="stable")
-        out = []
-        for i in order:
-            out.append(
-                RankedHit(
-                    key=hits[i].key,
-                    score=float(terms.total[i]),
-                    breakdown={
-                        "fused": hits[i].score,
-                        "relevance": float(terms.relevance[i]),
-                        "margin": float(terms.margin[i]),
-                        "freshness": float(terms.freshness[i]),
-                        "popularity": float(terms.popularity[i]),
-                        "popularity_value": None if np.isnan(cols[i, 2]) else float(cols[i, 2]),
-                    },
-                )
-            )
-        return out
+        return commercial_terms(fused.scores, cols[:, 0], age_days, cols[:, 2], params)
 
     def fetch(self, keys: Sequence[Hashable]) -> dict[Hashable, tuple[str, dict[str, Any]]]:
         """Sources of the given row keys (deleted ones are left out)."""
         snap = self._open()
-        if not keys:
-            return {}
-        query = tantivy.Query.term_set_query(self.lex.schema, KEY_FIELD, [int(k) for k in keys])  # type: ignore[call-overload]
-        hits = snap.searcher.search(query, len(keys), count=False).hits
-        out: dict[Hashable, tuple[str, dict[str, Any]]] = {}
-        found = snap.searcher.fast_field_values(KEY_FIELD, [addr for _, addr in hits])
-        for (_, addr), key in zip(hits, found):
-            doc = snap.searcher.doc(addr)
-            out[int(key)] = (
-                str(doc.get_first(ID_FIELD)),
-                json.loads(bytes(doc.get_first(SOURCE_FIELD))),
-            )
-        return out
+        rows = [int(k) for k in keys]  # type: ignore[call-overload]
+        rows = [r for r in rows if 0 <= r < snap.alive.size and snap.alive[r]]
+        return dict(self._rows.read(snap.rows, rows))
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
         """One document's source, or None."""
-        snap = self._open()
         key = self._id_to_key.get(doc_id)
-        if key is None or doc_id == META_ID:
+        if key is None:
             return None
-        found = self.fetch([key]) if key < snap.rows.n else {}
+        found = self.fetch([key])
         return found[key][1] if key in found else None
 
     def count(self) -> int:

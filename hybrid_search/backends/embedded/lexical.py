@@ -87,12 +87,11 @@ class LexicalSchema:
         for name, analyzer in self.analyzers.items():
             index.register_tokenizer(name, analyzer)
 
-    def to_tantivy(self, doc_id: str, key: int, doc: dict[str, Any], source: bytes) -> Any:
-        """Build the tantivy document for a validated document."""
+    def to_tantivy(self, doc_id: str, key: int, doc: dict[str, Any]) -> Any:
+        """Build the tantivy document for a validated document (its source lives in the rows)."""
         out = tantivy.Document()
         out.add_text(ID_FIELD, doc_id)
         out.add_unsigned(KEY_FIELD, key)
-        out.add_bytes(SOURCE_FIELD, source)
         for path, name in self.text_fields.items():
             value = doc.get(path.split(".")[0])
             if value is None:

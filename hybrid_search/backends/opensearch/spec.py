@@ -197,21 +197,19 @@ def default_spec_dir() -> Path | None:
     relative to the current directory, then relative to the repository root.
 
     Returns:
-        The first candidate that is a directory, or None when none is.
+        The first candidate that is a directory, or None when none is (a set but missing
+        ``$HYBRID_SEARCH_OPENSEARCH_SPEC_DIR`` is logged as a warning and skipped).
     """
     candidates: list[Path] = []
     env = os.environ.get(SPEC_DIR_ENV)
     if env:
         candidates.append(Path(env).expanduser())
+        if not candidates[0].is_dir():
+            logger.warning("%s=%s is not a directory; looking elsewhere", SPEC_DIR_ENV, env)
     candidates.append(Path.cwd().parent / "shared" / "opensearch-api-spec")
     repo_root = Path(__file__).resolve().parents[3]
     candidates.append(repo_root.parent / "shared" / "opensearch-api-spec")
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate.resolve()
-    if env:
-        logger.warning("%s=%s is not a directory; no OpenSearch API spec found", SPEC_DIR_ENV, env)
-    return None
+    return next((path.resolve() for path in candidates if path.is_dir()), None)
 
 
 class SpecValidator:
