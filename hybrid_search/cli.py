@@ -31,7 +31,7 @@ EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 DEMO_QUERIES = (
     ("a plain query", "black leather ankle boots"),
-    ("no words in common with its best match", "something to keep me dry in a downpour"),
+    ("no words in common with its best match", "tiny sparkly purse"),
     ("a product code: the vector leg is not confident, lexical answers", None),
     ("hybrid + commercial stage, in stock under 3000", "evening bag for a gala"),
 )
@@ -80,8 +80,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
     from hybrid_search.config import load_settings
 
     overrides: dict[str, Any] = dict(extra)
-    if args.data_dir is not None:
-        overrides.setdefault("embedded", {})["data_dir"] = args.data_dir
+    if args.data_dir is not None and "embedded" not in overrides:
+        overrides["embedded"] = {"data_dir": args.data_dir}
     if args.embedding_backend:
         overrides["embedding"] = {"backend": args.embedding_backend}
     return load_settings(**overrides)
@@ -268,7 +268,7 @@ def _demo(args: argparse.Namespace) -> int:
                 print("commercial breakdown (score = relevance + margin + freshness + popularity):")
                 for h in last.hits:
                     print(textwrap.shorten(f"  {h['rank']}. {h['score']:.3f} "
-                                           f"{_fmt_breakdown(h['breakdown'])}", 110))
+                                           f"{_fmt_breakdown(h['breakdown'])}", 130))
         print(f"\nTry: hybrid-search --data-dir {data_dir} search \"cashmere scarf\"")
     finally:
         searcher.close()

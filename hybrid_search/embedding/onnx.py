@@ -65,7 +65,7 @@ def _export_fp32(files: ModelFiles, target: Path) -> None:
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         tmp_file = Path(tmp) / "model.onnx"
         torch.onnx.export(
-            _Encoder(model),
+            _Encoder(model).eval(),
             args,
             str(tmp_file),
             input_names=list(_INPUTS),
@@ -145,6 +145,8 @@ class OnnxEmbedder:
         self._session = ort.InferenceSession(
             str(graph), options, providers=["CPUExecutionProvider"]
         )
+        self._graph = graph
+        self._bulk_session: Any = None
         self._input_names = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(files.path / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=files.max_seq_length)
@@ -158,7 +160,20 @@ class OnnxEmbedder:
         self.document_prefix = document_prefix
         self.dimension = int(self._run([self._tokenizer.encode("probe")]).shape[1])
 
-    def _run(self, encodings: Sequence[Any]) -> np.ndarray:
+    def _bulk(self) -> Any:
+        """A second session using every core, for document batches (queries stay on one)."""
+        if self._bulk_session is None:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = os.cpu_count() or 1
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self._bulk_session = ort.InferenceSession(
+                str(self._graph), options, providers=["CPUExecutionProvider"]
+            )
+        return self._bulk_session
+
+    def _run(self, encodings: Sequence[Any], session: Any = None) -> np.ndarray:
         length = max(len(e.ids) for e in encodings)
         n = len(encodings)
         ids = np.full((n, length), self._pad_id, dtype=np.int64)
@@ -169,7 +184,8 @@ class OnnxEmbedder:
             mask[row, : len(enc.ids)] = 1
             types[row, : len(enc.ids)] = enc.type_ids
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._input_names})
+        runner = session or self._session
+        hidden = runner.run(None, {k: v for k, v in feeds.items() if k in self._input_names})
         states = hidden[0]
         if self._files.pooling == "cls":
             pooled = states[:, 0, :]
@@ -202,7 +218,7 @@ class OnnxEmbedder:
             bar = tqdm(total=len(texts), unit="doc", desc="embedding")
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            out[rows] = self._run([encodings[i] for i in rows])
+            out[rows] = self._run([encodings[i] for i in rows], self._bulk())
             if bar is not None:
                 bar.update(len(rows))
         if bar is not None:
