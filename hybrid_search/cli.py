@@ -39,7 +39,9 @@ DEMO_QUERIES = (
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hybrid-search", description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", type=Path, help="embedded index directory (HYBRID_SEARCH_EMBEDDED__DATA_DIR)")
+    p.add_argument(
+        "--data-dir", type=Path, help="embedded index directory (HYBRID_SEARCH_EMBEDDED__DATA_DIR)"
+    )
     p.add_argument("--embedding-backend", choices=["auto", "onnx", "onnx-int8", "torch"])
     p.add_argument("-v", "--verbose", action="store_true", help="log INFO to stderr")
     sub = p.add_subparsers(dest="command", required=True)
@@ -57,7 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("--mode", choices=["auto", "hybrid", "lexical", "vector"])
     search.add_argument(
-        "--filter", action="append", default=[], metavar="EXPR",
+        "--filter",
+        action="append",
+        default=[],
+        metavar="EXPR",
         help="field=value[,value] | field>=N | field<=N | field>N | field<N (repeatable)",
     )
     search.add_argument("-k", type=int)
@@ -97,10 +102,10 @@ def parse_filter_args(exprs: Sequence[str], template: Any) -> dict[str, Any]:
 
     filters: dict[str, Any] = {}
     for expr in exprs:
-        for op, key in ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt"), ("=", None)):
+        for op, op_key in ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt"), ("=", None)):
             if op in expr:
                 field, _, raw = expr.partition(op)
-                field, raw = field.strip(), raw.strip()
+                field, raw, key = field.strip(), raw.strip(), op_key
                 break
         else:
             msg = f"--filter {expr!r}: expected field=value, field>=N, field<=N, field>N or field<N"
@@ -196,8 +201,15 @@ def _search(args: argparse.Namespace) -> int:
 
 def _fmt_breakdown(b: dict[str, Any]) -> str:
     parts = []
-    for key in ("lexical", "vector_cosine", "fused", "relevance", "margin", "freshness",
-                "popularity"):
+    for key in (
+        "lexical",
+        "vector_cosine",
+        "fused",
+        "relevance",
+        "margin",
+        "freshness",
+        "popularity",
+    ):
         value = b.get(key)
         if value is not None:
             parts.append(f"{key}={value:.3f}")
@@ -220,9 +232,9 @@ def _demo(args: argparse.Namespace) -> int:
     settings = _settings(args, embedded={**base.embedded.model_dump(), "data_dir": data_dir})
     digest = hashlib.sha256(catalogue_path().read_bytes()).hexdigest()[:16]
     marker = data_dir / "demo-catalogue.sha"
-    if args.rebuild or not marker.exists() or marker.read_text().strip() != digest:
-        if data_dir.exists():
-            shutil.rmtree(data_dir)
+    stale = args.rebuild or not marker.exists() or marker.read_text().strip() != digest
+    if stale and data_dir.exists():
+        shutil.rmtree(data_dir)
     searcher = Searcher.from_settings(settings)
     try:
         if not marker.exists():
@@ -249,8 +261,13 @@ def _demo(args: argparse.Namespace) -> int:
             columns = []
             for mode in ("lexical", "vector", "auto"):
                 resp = searcher.search(
-                    {"query": query, "mode": mode, "k": 5, "filters": filters,
-                     "commercial": {"enabled": mode == "auto"}}
+                    {
+                        "query": query,
+                        "mode": mode,
+                        "k": 5,
+                        "filters": filters,
+                        "commercial": {"enabled": mode == "auto"},
+                    }
                 )
                 lines = [f"{h['rank']}. {h['source'].get('title', '')}" for h in resp.hits]
                 title = "hybrid (auto)" if mode == "auto" else mode
@@ -258,7 +275,7 @@ def _demo(args: argparse.Namespace) -> int:
                     title += f" -> {resp.mode_used}"
                 columns.append(_column(title, lines or ["(no results)"], width))
                 last = resp
-            for row in zip(*columns):
+            for row in zip(*columns, strict=True):
                 print(" | ".join(row))
             if last.fallback_reason:
                 print(f"fallback: {last.fallback_reason}")
@@ -267,9 +284,12 @@ def _demo(args: argparse.Namespace) -> int:
             if "commercial" in label:
                 print("commercial breakdown (score = relevance + margin + freshness + popularity):")
                 for h in last.hits:
-                    print(textwrap.shorten(f"  {h['rank']}. {h['score']:.3f} "
-                                           f"{_fmt_breakdown(h['breakdown'])}", 130))
-        print(f"\nTry: hybrid-search --data-dir {data_dir} search \"cashmere scarf\"")
+                    print(
+                        textwrap.shorten(
+                            f"  {h['rank']}. {h['score']:.3f} {_fmt_breakdown(h['breakdown'])}", 130
+                        )
+                    )
+        print(f'\nTry: hybrid-search --data-dir {data_dir} search "cashmere scarf"')
     finally:
         searcher.close()
     return EXIT_OK
@@ -281,13 +301,18 @@ def _templates_check(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     template = load_template(settings.template, settings.templates_dir)
-    print(f"{template.path}: field roles OK (vector {template.vector.name} "
-          f"{template.vector.dimension}-d {template.vector.space_type}, "
-          f"{len(template.lexical_fields)} lexical fields, {len(template.filter_fields)} filters)")
+    print(
+        f"{template.path}: field roles OK (vector {template.vector.name} "
+        f"{template.vector.dimension}-d {template.vector.space_type}, "
+        f"{len(template.lexical_fields)} lexical fields, {len(template.filter_fields)} filters)"
+    )
     spec_dir = args.spec_dir or default_spec_dir()
     if spec_dir is None:
-        print("OpenSearch API spec not found: pass --spec-dir or set "
-              "HYBRID_SEARCH_OPENSEARCH_SPEC_DIR", file=sys.stderr)
+        print(
+            "OpenSearch API spec not found: pass --spec-dir or set "
+            "HYBRID_SEARCH_OPENSEARCH_SPEC_DIR",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     errors = SpecValidator(Path(spec_dir)).validate("index_template", template.body)
     if errors:

@@ -76,8 +76,8 @@ class SearchSettings(BaseModel):
     def _weights_positive(self) -> SearchSettings:
         if self.lexical_weight + self.vector_weight <= 0:
             msg = (
-                "HYBRID_SEARCH_SEARCH__LEXICAL_WEIGHT and HYBRID_SEARCH_SEARCH__VECTOR_WEIGHT "
-                f"are both 0 ({self.lexical_weight}, {self.vector_weight}): at least one must be > 0"
+                "HYBRID_SEARCH_SEARCH__LEXICAL_WEIGHT and HYBRID_SEARCH_SEARCH__VECTOR_WEIGHT are "
+                f"both 0 ({self.lexical_weight}, {self.vector_weight}): at least one must be > 0"
             )
             raise ValueError(msg)
         return self

@@ -185,7 +185,8 @@ def parse_filters(
     clauses: list[FilterClause] = []
     for name, value in filters.items():
         if name not in template.filter_fields:
-            msg = f"filter field '{name}' is not filterable; allowed: {sorted(template.filter_fields)}"
+            allowed = sorted(template.filter_fields)
+            msg = f"filter field '{name}' is not filterable; allowed: {allowed}"
             raise InvalidRequestError(msg)
         spec = template.fields[name]
         if isinstance(value, dict):
@@ -194,10 +195,22 @@ def parse_filters(
                 raise InvalidRequestError(msg)
             unknown = sorted(set(value) - set(_RANGE_OPS))
             if unknown or not value:
-                msg = f"filter '{name}': {_short(value)} has operators {unknown}; allowed: {list(_RANGE_OPS)}"
+                msg = (
+                    f"filter '{name}': {_short(value)} has operators {unknown}; "
+                    f"allowed: {list(_RANGE_OPS)}"
+                )
                 raise InvalidRequestError(msg)
             bounds = {op: _range_bound(spec, op, v) for op, v in value.items()}
-            clauses.append(FilterClause(name, spec.kind, **bounds))
+            clauses.append(
+                FilterClause(
+                    name,
+                    spec.kind,
+                    gt=bounds.get("gt"),
+                    gte=bounds.get("gte"),
+                    lt=bounds.get("lt"),
+                    lte=bounds.get("lte"),
+                )
+            )
             continue
         values = tuple(value) if isinstance(value, list) else (value,)
         if not values:

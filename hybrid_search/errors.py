@@ -51,7 +51,7 @@ class MissingDependencyError(HybridSearchError, ImportError):
 
 
 class InvalidRequestError(HybridSearchError, ValueError):
-    """A search request or a document is invalid: the message names field, value and what is allowed."""
+    """A request or document is invalid: the message names field, value and what is allowed."""
 
 
 class ModelMismatchError(HybridSearchError):

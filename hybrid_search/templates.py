@@ -237,7 +237,9 @@ def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTempl
     text_fields = sorted(p for p, f in fields.items() if f.kind == "text")
     for f, boost in lexical.items():
         if f not in text_fields:
-            raise _fail(path, f"{mptr}/lexical_fields/{f}", f"a text field, one of {text_fields}", f)
+            raise _fail(
+                path, f"{mptr}/lexical_fields/{f}", f"a text field, one of {text_fields}", f
+            )
         if not isinstance(boost, (int, float)) or boost <= 0:
             raise _fail(path, f"{mptr}/lexical_fields/{f}", "a boost > 0", boost)
     if not lexical:
@@ -253,7 +255,9 @@ def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTempl
     commercial = meta.get("commercial_fields") or {}
     for role, f in commercial.items():
         if role not in COMMERCIAL_ROLES:
-            raise _fail(path, f"{mptr}/commercial_fields/{role}", f"one of {COMMERCIAL_ROLES}", role)
+            raise _fail(
+                path, f"{mptr}/commercial_fields/{role}", f"one of {COMMERCIAL_ROLES}", role
+            )
         expected_kind = "date" if role == "received_at" else "number"
         if f not in fields or fields[f].kind != expected_kind:
             raise _fail(path, f"{mptr}/commercial_fields/{role}", f"a {expected_kind} field", f)
@@ -270,7 +274,7 @@ def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTempl
         body=body,
         fields=fields,
         vector=vector,
-        id_field=id_field,
+        id_field=str(id_field),
         embedding_source_fields=tuple(emb_sources),
         lexical_fields={k: float(v) for k, v in lexical.items()},
         filter_fields=tuple(filters),

@@ -83,7 +83,7 @@ def make_searcher(
         settings = make_settings(**overrides)
         emb = embedder or HashEmbedder()
         searcher = Searcher.from_settings(settings)
-        searcher._embedder_factory = lambda: emb  # noqa: SLF001
+        searcher._embedder_factory = lambda: emb
         if docs is not None:
             report = index_documents(
                 ((f"doc {i}", d) for i, d in enumerate(docs)),

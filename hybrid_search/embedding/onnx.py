@@ -44,8 +44,9 @@ def _export_fp32(files: ModelFiles, target: Path) -> None:
     model = AutoModel.from_pretrained(str(files.path), attn_implementation="eager")
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(str(files.path))
-    sample = tokenizer(["a short query", "a somewhat longer product title here"],
-                       padding=True, return_tensors="pt")
+    sample = tokenizer(
+        ["a short query", "a somewhat longer product title here"], padding=True, return_tensors="pt"
+    )
 
     class _Encoder(torch.nn.Module):
         def __init__(self, inner: Any) -> None:
@@ -204,11 +205,13 @@ class OnnxEmbedder:
         if self.normalized:
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             pooled /= np.maximum(norms, 1e-12)
-        return pooled
+        out: np.ndarray = pooled
+        return out
 
     def encode_query(self, text: str) -> np.ndarray:
         """Encode one query (no padding: a short query costs only its own tokens)."""
-        return self._run([self._tokenizer.encode(self.query_prefix + text)])[0]
+        vec: np.ndarray = self._run([self._tokenizer.encode(self.query_prefix + text)])[0]
+        return vec
 
     def encode_documents(
         self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from hybrid_search.embedding.models import ModelFiles
-from hybrid_search.errors import MissingDependencyError
+from hybrid_search.errors import EmbedderError, MissingDependencyError
 
 __all__ = ["SentenceTransformerEmbedder"]
 
@@ -36,7 +36,15 @@ class SentenceTransformerEmbedder:
         self._model: Any = SentenceTransformer(source, device=device)
         self.model_id = files.model_id
         self.runtime = "torch"
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        # sentence-transformers 6 renamed the method; 3.x-5.x only has the old name.
+        get_dim = getattr(self._model, "get_embedding_dimension", None)
+        if get_dim is None:
+            get_dim = self._model.get_sentence_embedding_dimension
+        dimension = get_dim()
+        if dimension is None:
+            msg = f"model {files.model_id!r} does not declare its embedding dimension"
+            raise EmbedderError(msg)
+        self.dimension = int(dimension)
         self.normalized = files.normalize
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix

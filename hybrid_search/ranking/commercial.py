@@ -142,7 +142,7 @@ def explore(
         The new order and the set of candidate indices that were slotted in.
     """
     n = len(order)
-    slots = int(math.floor(rate * n))
+    slots = math.floor(rate * n)
     if rate <= 0 or slots == 0:
         return list(order), set()
     pop = np.nan_to_num(np.asarray(popularity, dtype=np.float64), nan=0.0)
@@ -161,7 +161,9 @@ def explore(
         chosen.append(rng.choices(pool, weights=weights, k=1)[0])
     if not chosen:
         return list(order), set()
-    rest = [c for c in order if c not in set(chosen)]
-    for pos, item in zip(positions, chosen):
+    picked = set(chosen)
+    rest = [c for c in order if c not in picked]
+    # positions may outnumber the chosen items when the pool ran dry: zip stops early.
+    for pos, item in zip(positions, chosen, strict=False):
         rest.insert(pos, item)
-    return rest, set(chosen)
+    return rest, picked

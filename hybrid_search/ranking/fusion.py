@@ -1,4 +1,4 @@
-"""Score fusion with OpenSearch's ``normalization-processor`` and ``score-ranker-processor`` semantics.
+"""Score fusion with the semantics of OpenSearch's normalization and score-ranker processors.
 
 Normalization (per leg, over that leg's candidate window):
 
@@ -132,7 +132,8 @@ def _weights(weights: Sequence[float], legs: int) -> np.ndarray:
     if np.any(w < 0) or not np.isfinite(w).all() or w.sum() <= 0:
         msg = f"weights {list(weights)} must be finite, >= 0, and not all 0"
         raise ValueError(msg)
-    return w / w.sum()
+    normalized: np.ndarray = w / w.sum()
+    return normalized
 
 
 def fuse(
@@ -166,7 +167,9 @@ def fuse(
     keys: dict[Hashable, int] = {}
     rows_per_leg = []
     for leg in legs:
-        rows_per_leg.append(np.array([keys.setdefault(k, len(keys)) for k, _ in leg], dtype=np.int64))
+        rows_per_leg.append(
+            np.array([keys.setdefault(k, len(keys)) for k, _ in leg], dtype=np.int64)
+        )
     n = len(keys)
     raw = np.full((n, n_legs), np.nan)
     norm = np.full((n, n_legs), np.nan)

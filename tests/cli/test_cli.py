@@ -55,8 +55,10 @@ def test_parse_filter_args(template):
         ["brand=Maison Aurelle", "color=red,black", "price>=100", "price<500", "in_stock=true"],
         template,
     ) == {
-        "brand": "Maison Aurelle", "color": ["red", "black"],
-        "price": {"gte": 100.0, "lt": 500.0}, "in_stock": True,
+        "brand": "Maison Aurelle",
+        "color": ["red", "black"],
+        "price": {"gte": 100.0, "lt": 500.0},
+        "in_stock": True,
     }
 
 

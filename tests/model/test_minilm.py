@@ -52,7 +52,9 @@ def demo_searcher(minilm, tmp_path_factory):
     searcher._embedder_factory = lambda: minilm
     report = index_documents(
         ((str(i), d) for i, d in enumerate(load_catalogue())),
-        template=searcher.template, embedder=minilm, backend=searcher.backend,
+        template=searcher.template,
+        embedder=minilm,
+        backend=searcher.backend,
     )
     assert report.failed == [] and report.indexed == 600
     yield searcher

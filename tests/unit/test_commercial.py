@@ -14,12 +14,19 @@ NAN = float("nan")
 
 def test_formula_by_hand():
     params = CommercialParams(
-        relevance_weight=0.7, margin_weight=0.2, freshness_weight=0.1, freshness_tau_days=30,
-        popularity_weight=0.05, popularity_damping=1.0,
+        relevance_weight=0.7,
+        margin_weight=0.2,
+        freshness_weight=0.1,
+        freshness_tau_days=30,
+        popularity_weight=0.05,
+        popularity_damping=1.0,
     )
     t = commercial_terms(
-        np.array([1.0, 0.5]), np.array([0.4, 0.2]), np.array([0.0, 30.0]),
-        np.array([9.0, 0.0]), params,
+        np.array([1.0, 0.5]),
+        np.array([0.4, 0.2]),
+        np.array([0.0, 30.0]),
+        np.array([9.0, 0.0]),
+        params,
     )
     assert t.max_margin == 0.4 and t.max_popularity == 9.0
     assert t.relevance.tolist() == pytest.approx([0.7, 0.35])
@@ -32,8 +39,11 @@ def test_formula_by_hand():
 
 def test_missing_fields_contribute_zero_and_future_dates_count_as_new():
     t = commercial_terms(
-        np.array([0.5, 0.5]), np.array([NAN, 0.3]), np.array([NAN, -5.0]),
-        np.array([NAN, 2.0]), CommercialParams(),
+        np.array([0.5, 0.5]),
+        np.array([NAN, 0.3]),
+        np.array([NAN, -5.0]),
+        np.array([NAN, 2.0]),
+        CommercialParams(),
     )
     assert t.margin[0] == 0 and t.freshness[0] == 0 and t.popularity[0] == 0
     assert t.freshness[1] == pytest.approx(CommercialParams().freshness_weight)
@@ -42,7 +52,10 @@ def test_missing_fields_contribute_zero_and_future_dates_count_as_new():
 
 def test_configured_max_margin_clips():
     t = commercial_terms(
-        np.array([0.0, 0.0]), np.array([0.6, 0.15]), np.array([NAN, NAN]), np.array([0.0, 0.0]),
+        np.array([0.0, 0.0]),
+        np.array([0.6, 0.15]),
+        np.array([NAN, NAN]),
+        np.array([0.0, 0.0]),
         CommercialParams(margin_weight=1.0, max_margin=0.3),
     )
     assert t.margin.tolist() == pytest.approx([1.0, 0.5])
@@ -50,12 +63,17 @@ def test_configured_max_margin_clips():
 
 def test_popularity_damping_is_sublinear():
     params = CommercialParams(popularity_weight=1.0, popularity_damping=1.0)
-    t = commercial_terms(np.zeros(3), np.full(3, NAN), np.full(3, NAN), np.array([100.0, 10.0, 1.0]), params)
+    t = commercial_terms(
+        np.zeros(3), np.full(3, NAN), np.full(3, NAN), np.array([100.0, 10.0, 1.0]), params
+    )
     assert t.popularity.tolist() == pytest.approx(
         [1.0, math.log1p(10) / math.log1p(100), math.log1p(1) / math.log1p(100)]
     )
     linear = commercial_terms(
-        np.zeros(3), np.full(3, NAN), np.full(3, NAN), np.array([100.0, 10.0, 1.0]),
+        np.zeros(3),
+        np.full(3, NAN),
+        np.full(3, NAN),
+        np.array([100.0, 10.0, 1.0]),
         CommercialParams(popularity_weight=1.0, popularity_damping=0.0),
     )
     assert linear.popularity.tolist() == pytest.approx([1.0, 0.1, 0.01])

@@ -46,8 +46,11 @@ def test_secret_masked():
 def test_error_tree_exports():
     exported = set(errors_module.__all__)
     defined = {
-        name for name, obj in vars(errors_module).items()
-        if isinstance(obj, type) and issubclass(obj, Exception) and obj.__module__ == errors_module.__name__
+        name
+        for name, obj in vars(errors_module).items()
+        if isinstance(obj, type)
+        and issubclass(obj, Exception)
+        and obj.__module__ == errors_module.__name__
     }
     assert exported == defined
     for name in exported:

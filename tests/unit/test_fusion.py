@@ -51,7 +51,9 @@ def test_arithmetic_mean_counts_missing_as_zero():
 
 
 def test_weights_are_normalised():
-    assert scores(fuse([LEX, VEC], weights=[2.0, 2.0])) == scores(fuse([LEX, VEC], weights=[0.5, 0.5]))
+    assert scores(fuse([LEX, VEC], weights=[2.0, 2.0])) == scores(
+        fuse([LEX, VEC], weights=[0.5, 0.5])
+    )
 
 
 def test_geometric_mean_skips_missing():

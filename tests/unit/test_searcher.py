@@ -119,7 +119,9 @@ def test_paging_is_consistent(make_searcher, corpus):
 
 def test_filters_apply_to_both_legs(make_searcher, corpus):
     s = make_searcher(corpus)
-    r = s.search({"query": "black tote", "k": 40, "filters": {"in_stock": True, "price": {"lte": 1000}}})
+    r = s.search(
+        {"query": "black tote", "k": 40, "filters": {"in_stock": True, "price": {"lte": 1000}}}
+    )
     assert r.hits
     for hit in r.hits:
         assert hit["source"]["in_stock"] is True and hit["source"]["price"] <= 1000
@@ -130,15 +132,29 @@ def test_commercial_overrides_and_off(make_searcher, corpus):
     off = s.search({"query": "scarf", "commercial": {"enabled": False}})
     assert "margin" not in off.hits[0]["breakdown"]
     assert off.hits[0]["score"] == pytest.approx(off.hits[0]["breakdown"]["fused"])
-    margin_only = s.search({"query": "scarf", "k": 40, "commercial": {
-        "relevance_weight": 0.0, "margin_weight": 1.0, "freshness_weight": 0.0, "popularity_weight": 0.0}})
+    margin_only = s.search(
+        {
+            "query": "scarf",
+            "k": 40,
+            "commercial": {
+                "relevance_weight": 0.0,
+                "margin_weight": 1.0,
+                "freshness_weight": 0.0,
+                "popularity_weight": 0.0,
+            },
+        }
+    )
     margins = [h["source"].get("margin", 0.0) for h in margin_only.hits]
     assert margins == sorted(margins, reverse=True)
 
 
 def test_exploration_is_deterministic(make_searcher, corpus):
     s = make_searcher(corpus)
-    req = {"query": "calfskin suede silk titanium", "k": 20, "commercial": {"exploration_rate": 0.2, "exploration_seed": 3}}
+    req = {
+        "query": "calfskin suede silk titanium",
+        "k": 20,
+        "commercial": {"exploration_rate": 0.2, "exploration_seed": 3},
+    }
     a, b = s.search(req), s.search(req)
     assert [h["id"] for h in a.hits] == [h["id"] for h in b.hits]
     assert any(h["breakdown"]["exploration"] for h in a.hits)
@@ -176,7 +192,7 @@ def test_query_cache_and_timeout_wrapper():
     enc.encode("c")  # evicts "red bag"
     assert enc.encode("red bag") is not a and enc.misses == 4
     slow = QueryEncoder(SlowEmbedder(), timeout_s=0.05)
-    with pytest.raises(EmbedderError, match="longer than 0.05"):
+    with pytest.raises(EmbedderError, match=r"longer than 0\.05"):
         slow.encode("x")
     enc.close()
     slow.close()

@@ -25,21 +25,48 @@ def test_roles(template):
     assert (template.vector.m, template.vector.ef_construction) == (16, 128)
     assert template.lexical_fields["title"] == 3.0 and "brand.text" in template.lexical_fields
     assert set(template.commercial_fields) == {"margin", "received_at", "popularity"}
-    assert template.fields["brand"].kind == "keyword" and template.fields["brand.text"].kind == "text"
+    assert (
+        template.fields["brand"].kind == "keyword" and template.fields["brand.text"].kind == "text"
+    )
     assert template.fields["price"].kind == "number"
 
 
 @pytest.mark.parametrize(
     ("mutate", "pointer"),
     [
-        (lambda b: b["template"]["mappings"]["properties"]["embedding"].pop("dimension"), "/embedding/dimension"),
-        (lambda b: b["template"]["mappings"]["properties"]["embedding"]["method"].update(space_type="dotp"), "space_type"),
-        (lambda b: b["template"]["mappings"]["properties"]["embedding"]["method"]["parameters"].pop("m"), "parameters/m"),
-        (lambda b: b["_meta"]["hybrid_search"]["lexical_fields"].update(nope=1.0), "lexical_fields/nope"),
-        (lambda b: b["_meta"]["hybrid_search"]["filter_fields"].append("description"), "filter_fields/6"),
-        (lambda b: b["_meta"]["hybrid_search"]["commercial_fields"].update(margin="title"), "commercial_fields/margin"),
+        (
+            lambda b: b["template"]["mappings"]["properties"]["embedding"].pop("dimension"),
+            "/embedding/dimension",
+        ),
+        (
+            lambda b: b["template"]["mappings"]["properties"]["embedding"]["method"].update(
+                space_type="dotp"
+            ),
+            "space_type",
+        ),
+        (
+            lambda b: b["template"]["mappings"]["properties"]["embedding"]["method"][
+                "parameters"
+            ].pop("m"),
+            "parameters/m",
+        ),
+        (
+            lambda b: b["_meta"]["hybrid_search"]["lexical_fields"].update(nope=1.0),
+            "lexical_fields/nope",
+        ),
+        (
+            lambda b: b["_meta"]["hybrid_search"]["filter_fields"].append("description"),
+            "filter_fields/6",
+        ),
+        (
+            lambda b: b["_meta"]["hybrid_search"]["commercial_fields"].update(margin="title"),
+            "commercial_fields/margin",
+        ),
         (lambda b: b["_meta"]["hybrid_search"].update(id_field="title"), "id_field"),
-        (lambda b: b["template"]["mappings"]["properties"]["price"].update(type="money"), "/price/type"),
+        (
+            lambda b: b["template"]["mappings"]["properties"]["price"].update(type="money"),
+            "/price/type",
+        ),
     ],
 )
 def test_bad_template_names_file_and_pointer(mutate, pointer):
@@ -62,8 +89,14 @@ def test_invalid_json(tmp_path: Path):
         load_template("products", tmp_path)
 
 
-GOOD = {"sku": "A-1", "title": "Red bag", "price": 10, "in_stock": True, "color": ["red", "gold"],
-        "inventory_received_at": "2026-01-02"}
+GOOD = {
+    "sku": "A-1",
+    "title": "Red bag",
+    "price": 10,
+    "in_stock": True,
+    "color": ["red", "gold"],
+    "inventory_received_at": "2026-01-02",
+}
 
 
 def test_valid_document(template):
@@ -98,7 +131,13 @@ def test_required_fields(template):
 
 
 def test_embedding_text_order(template):
-    doc = {"sku": "1", "title": "Tote", "brand": "B", "color": ["red", "gold"], "description": "Roomy."}
+    doc = {
+        "sku": "1",
+        "title": "Tote",
+        "brand": "B",
+        "color": ["red", "gold"],
+        "description": "Roomy.",
+    }
     assert embedding_text(doc, template) == "Tote. B. red, gold. Roomy."
 
 

@@ -283,12 +283,12 @@ class EmbeddedBackend:
         return out
 
     def _prepare_vectors(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        vecs = np.asarray(vectors, dtype=np.float32)
-        ok = np.isfinite(vecs).all(axis=1)
+        vecs: np.ndarray = np.asarray(vectors, dtype=np.float32)
+        ok: np.ndarray = np.isfinite(vecs).all(axis=1)
         if self.template.vector.space_type == "cosinesimil":
             norms = np.linalg.norm(vecs, axis=1)
             ok &= norms > 0
-            vecs = vecs / np.where(norms > 0, norms, 1.0)[:, None]
+            vecs = (vecs / np.where(norms > 0, norms, 1.0)[:, None]).astype(np.float32)
         return vecs, ok
 
     def index(self, docs: Sequence[dict[str, Any]], vectors: np.ndarray) -> IngestReport:
@@ -457,7 +457,7 @@ class EmbeddedBackend:
         keys = snap.searcher.fast_field_values(KEY_FIELD, [addr for _, addr in hits])
         return [
             Hit(int(key), float(score), "lexical")
-            for (score, _), key in zip(hits, keys)
+            for (score, _), key in zip(hits, keys, strict=True)
             if key is not None and key < snap.rows.n
         ]
 
@@ -499,7 +499,7 @@ class EmbeddedBackend:
         )
         return [
             Hit(int(r), score_from_similarity(float(s), space), "vector")
-            for r, s in zip(rows, sims)
+            for r, s in zip(rows, sims, strict=True)
         ]
 
     def rerank(
@@ -517,7 +517,7 @@ class EmbeddedBackend:
         snap = self._open()
         rows = [int(k) for k in keys]  # type: ignore[call-overload]
         rows = [r for r in rows if 0 <= r < snap.alive.size and snap.alive[r]]
-        return dict(self._rows.read(snap.rows, rows))
+        return {row: found for row, found in self._rows.read(snap.rows, rows).items()}
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
         """One document's source, or None."""

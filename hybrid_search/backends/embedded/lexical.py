@@ -74,7 +74,9 @@ class LexicalSchema:
             spec = template.fields[path]
             name = _tantivy_name(path)
             if spec.kind == "keyword":
-                builder.add_text_field(name, stored=False, tokenizer_name="raw", index_option="basic")
+                builder.add_text_field(
+                    name, stored=False, tokenizer_name="raw", index_option="basic"
+                )
             elif spec.kind == "boolean":
                 builder.add_boolean_field(name, stored=False, indexed=True, fast=True)
             else:  # numbers, and dates as epoch seconds

@@ -53,7 +53,7 @@ def _truncate(path: Path, size: int) -> None:
 
 
 class RowStore:
-    """Rows in memory and on disk: ``vectors.f32``, ``columns.f64`` (NaN = missing), ``docs.jsonl``."""
+    """Rows in memory and on disk: vectors, commercial columns (NaN = missing), ids + sources."""
 
     def __init__(self, directory: Path, dimension: int) -> None:
         self.directory = directory
@@ -145,7 +145,8 @@ class RowStore:
             self._vectors[start:end] = vectors
             self._columns[start:end] = columns
             lines = [
-                b"[" + json.dumps(i).encode() + b"," + src + b"]\n" for i, src in zip(ids, sources)
+                b"[" + json.dumps(i).encode() + b"," + src + b"]\n"
+                for i, src in zip(ids, sources, strict=True)
             ]
             position = self._pending_ends[-1] if self._pending_ends else int(self._offsets[-1])
             for line in lines:

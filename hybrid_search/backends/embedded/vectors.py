@@ -85,8 +85,9 @@ def _bitmap(mask: np.ndarray) -> tuple[faiss.IDSelectorBitmap, np.ndarray]:
 class VectorSearch:
     """Top-k over a row view: exact, filtered exact, or HNSW + exact tail."""
 
-    def __init__(self, space_type: str, *, exact_threshold: int, selective_ratio: float,
-                 ef_search: int) -> None:
+    def __init__(
+        self, space_type: str, *, exact_threshold: int, selective_ratio: float, ef_search: int
+    ) -> None:
         self.space_type = space_type
         self.exact_threshold = exact_threshold
         self.selective_ratio = selective_ratio
@@ -95,11 +96,19 @@ class VectorSearch:
     def _similarity(self, vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
         if self.space_type == "l2":
             diff = vectors - query[None, :]
-            return np.einsum("ij,ij->i", diff, diff)
-        return vectors @ query
+            distances: np.ndarray = np.einsum("ij,ij->i", diff, diff)
+            return distances
+        dots: np.ndarray = vectors @ query
+        return dots
 
-    def _exact(self, vectors: np.ndarray, query: np.ndarray, rows: np.ndarray | None,
-               mask: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _exact(
+        self,
+        vectors: np.ndarray,
+        query: np.ndarray,
+        rows: np.ndarray | None,
+        mask: np.ndarray,
+        k: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
         if rows is None:
             sims = self._similarity(vectors, query)
             candidates = np.flatnonzero(mask) if not mask.all() else None
@@ -117,8 +126,16 @@ class VectorSearch:
         ids = top if candidates is None else candidates[top]
         return ids.astype(np.int64), sims[top].astype(np.float32)
 
-    def search(self, vectors: np.ndarray, allowed: np.ndarray, query: np.ndarray, k: int,
-               graph: HnswGraph | None, *, filtered: bool) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self,
+        vectors: np.ndarray,
+        allowed: np.ndarray,
+        query: np.ndarray,
+        k: int,
+        graph: HnswGraph | None,
+        *,
+        filtered: bool,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(rows, raw similarity)`` of the top ``k`` allowed rows, best first.
 
         ``raw similarity`` is the dot product (cosine for unit vectors) or the squared L2
@@ -138,7 +155,7 @@ class VectorSearch:
         ef = max(self.ef_search, k)
         if filtered:
             ef = min(max(ef, int(ef / max(ratio, 1e-3))), 4096)
-        params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
+        params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)  # type: ignore[attr-defined]
         dist, ids = graph.index.search(query[None, :].astype(np.float32), k, params=params)
         found = ids[0] >= 0
         rows, sims = ids[0][found], dist[0][found]
