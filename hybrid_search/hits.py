@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal, NamedTuple
 
-__all__ = ["Hit", "IngestReport", "RankedHit"]
+__all__ = ["Hit", "IngestReport"]
 
 LegName = Literal["lexical", "vector"]
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """One candidate from one leg: the backend's own document key and its raw engine score.
 
     ``key`` is whatever identifies the document inside the backend (an int row key in the
@@ -24,17 +23,6 @@ class Hit:
     key: Hashable
     score: float
     leg: LegName
-
-
-@dataclass
-class RankedHit:
-    """A result after fusion and the commercial stage, with its score breakdown."""
-
-    key: Hashable
-    score: float
-    breakdown: dict[str, Any] = field(default_factory=dict)
-    id: str | None = None
-    source: dict[str, Any] | None = None
 
 
 @dataclass

@@ -341,7 +341,7 @@ class Searcher:
     ) -> tuple[list[int], set[int]]:
         if terms is None:
             return list(range(len(fused))), set()
-        order = [int(i) for i in terms.order()]
+        order: list[int] = terms.order().tolist()
         if params.exploration_rate <= 0 or not order:
             return order, set()
         return explore(

@@ -15,7 +15,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["GateDecision", "cosine_from_score", "gate", "score_from_similarity"]
+import numpy as np
+
+__all__ = [
+    "GateDecision",
+    "cosine_from_score",
+    "gate",
+    "score_from_similarity",
+    "scores_from_similarities",
+]
 
 
 def score_from_similarity(similarity: float, space_type: str) -> float:
@@ -32,6 +40,26 @@ def score_from_similarity(similarity: float, space_type: str) -> float:
         return 1.0 / (1.0 + similarity)
     msg = f"space_type {space_type!r} is not one of ['cosinesimil', 'innerproduct', 'l2']"
     raise ValueError(msg)
+
+
+def scores_from_similarities(similarities: np.ndarray, space_type: str) -> np.ndarray:
+    """Vectorised ``score_from_similarity`` for a whole candidate list.
+
+    Raises:
+        ValueError: unknown space type.
+    """
+    s = np.asarray(similarities, dtype=np.float64)
+    if space_type == "cosinesimil":
+        out = np.maximum((1.0 + s) / 2.0, 0.0)
+    elif space_type == "innerproduct":
+        out = np.where(s >= 0, s + 1.0, 1.0 / (1.0 - np.minimum(s, 0.0)))
+    elif space_type == "l2":
+        out = 1.0 / (1.0 + s)
+    else:
+        msg = f"space_type {space_type!r} is not one of ['cosinesimil', 'innerproduct', 'l2']"
+        raise ValueError(msg)
+    result: np.ndarray = out
+    return result
 
 
 def cosine_from_score(score: float, space_type: str) -> float:

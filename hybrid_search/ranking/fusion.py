@@ -164,27 +164,24 @@ def fuse(
     if normalization == "z_score" and combination not in ("arithmetic_mean", "rrf"):
         msg = f"z_score normalization only combines with arithmetic_mean, not {combination!r}"
         raise ValueError(msg)
-    keys: dict[Hashable, int] = {}
-    rows_per_leg = []
-    for leg in legs:
-        rows_per_leg.append(
-            np.array([keys.setdefault(k, len(keys)) for k, _ in leg], dtype=np.int64)
-        )
-    n = len(keys)
+    # C-level joins: this runs on every search over ~2N candidates.
+    columns = [tuple(zip(*leg, strict=True)) if leg else ((), ()) for leg in legs]
+    key_list = list(dict.fromkeys(k for leg_keys, _ in columns for k in leg_keys))
+    position = dict(zip(key_list, range(len(key_list)), strict=True))
+    n = len(key_list)
     raw = np.full((n, n_legs), np.nan)
     norm = np.full((n, n_legs), np.nan)
-    for j, leg in enumerate(legs):
-        if not leg:
+    for j, (leg_keys, leg_scores) in enumerate(columns):
+        if not leg_keys:
             continue
-        rows = rows_per_leg[j]
-        values = np.fromiter((s for _, s in leg), dtype=np.float64, count=len(leg))
+        rows = np.fromiter(map(position.__getitem__, leg_keys), dtype=np.int64, count=len(leg_keys))
+        values = np.asarray(leg_scores, dtype=np.float64)
         raw[rows, j] = values
         if combination == "rrf":
-            norm[rows, j] = 1.0 / (rank_constant + np.arange(1, len(leg) + 1))
+            norm[rows, j] = 1.0 / (rank_constant + np.arange(1, len(leg_keys) + 1))
         else:
             norm[rows, j] = normalize(values, normalization)
     filled = np.nan_to_num(norm, nan=0.0)
     fused = filled @ w if combination == "rrf" else combine(filled, w, combination)
     order = np.argsort(-fused, kind="stable")
-    key_list = list(keys)
     return FusionResult([key_list[i] for i in order], fused[order], raw[order], norm[order])

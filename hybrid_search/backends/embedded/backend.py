@@ -53,7 +53,7 @@ from hybrid_search.errors import (
 )
 from hybrid_search.hits import Hit, IngestReport
 from hybrid_search.ranking.commercial import CommercialParams, CommercialTerms, commercial_terms
-from hybrid_search.ranking.confidence import score_from_similarity
+from hybrid_search.ranking.confidence import scores_from_similarities
 from hybrid_search.ranking.fusion import FusionResult
 from hybrid_search.templates import IndexTemplate
 
@@ -455,10 +455,11 @@ class EmbeddedBackend:
         if not hits:
             return []
         keys = snap.searcher.fast_field_values(KEY_FIELD, [addr for _, addr in hits])
+        n = snap.rows.n
         return [
-            Hit(int(key), float(score), "lexical")
+            Hit(key, score, "lexical")
             for (score, _), key in zip(hits, keys, strict=True)
-            if key is not None and key < snap.rows.n
+            if key is not None and key < n
         ]
 
     def _filter_mask(self, snap: _Snapshot, filters: list[FilterClause]) -> np.ndarray:
@@ -497,17 +498,15 @@ class EmbeddedBackend:
         rows, sims = self.vsearch.search(
             snap.rows.vectors, allowed, query, k, snap.graph, filtered=bool(filters)
         )
-        return [
-            Hit(int(r), score_from_similarity(float(s), space), "vector")
-            for r, s in zip(rows, sims, strict=True)
-        ]
+        scores = scores_from_similarities(sims, space).tolist()
+        return [Hit(r, s, "vector") for r, s in zip(rows.tolist(), scores, strict=True)]
 
     def rerank(
         self, fused: FusionResult, params: CommercialParams, *, now: datetime
     ) -> CommercialTerms:
         """The commercial formula in numpy over the window (same numbers as the painless script)."""
         snap = self._open()
-        keys = np.fromiter((int(k) for k in fused.keys), dtype=np.int64, count=len(fused))  # type: ignore[call-overload]
+        keys = np.asarray(fused.keys, dtype=np.int64)
         cols = snap.rows.columns[keys] if keys.size else np.zeros((0, len(COLUMNS)))
         age_days = (now.timestamp() - cols[:, 1]) / 86400.0
         return commercial_terms(fused.scores, cols[:, 0], age_days, cols[:, 2], params)
