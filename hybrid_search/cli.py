@@ -216,9 +216,11 @@ def _fmt_breakdown(b: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _column(title: str, lines: list[str], width: int) -> list[str]:
+def _column(title: str, lines: list[str], width: int, height: int) -> list[str]:
+    """One fixed-size column of the side-by-side table (padded so columns line up)."""
     out = [title[:width].ljust(width), ("-" * len(title))[:width].ljust(width)]
-    out += [line[:width].ljust(width) for line in lines]
+    out += [line[:width].ljust(width) for line in lines[:height]]
+    out += [" " * width] * (height - len(lines[:height]))
     return out
 
 
@@ -273,10 +275,12 @@ def _demo(args: argparse.Namespace) -> int:
                 title = "hybrid (auto)" if mode == "auto" else mode
                 if mode == "auto":
                     title += f" -> {resp.mode_used}"
-                columns.append(_column(title, lines or ["(no results)"], width))
+                columns.append(_column(title, lines or ["(no results)"], width, height=5))
                 last = resp
             for row in zip(*columns, strict=True):
                 print(" | ".join(row))
+            if last.hits:
+                print(f"hybrid #1: {last.hits[0]['id']}")
             if last.fallback_reason:
                 print(f"fallback: {last.fallback_reason}")
             elif last.top_vector_cosine is not None:
