@@ -59,7 +59,12 @@ def parse_date(value: Any, field: str) -> datetime:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def _check_value(spec: FieldSpec, value: Any) -> Any:
@@ -154,9 +159,21 @@ class FilterClause:
         return not self.values
 
 
+_DAY_S = 86400.0
+_LAST_MS = _DAY_S - 0.001
+
+
+def _is_date_only(value: Any) -> bool:
+    return isinstance(value, str) and len(value.strip()) == 10
+
+
 def _range_bound(spec: FieldSpec, op: str, value: Any) -> float:
     if spec.kind == "date":
-        return parse_date(value, f"{spec.path}.{op}").timestamp()
+        start = parse_date(value, f"{spec.path}.{op}").timestamp()
+        # Like OpenSearch, a date without a time means the end of that day for gt and lte.
+        if op in ("gt", "lte") and _is_date_only(value):
+            return start + _LAST_MS
+        return start
     if not _is_number(value):
         msg = f"filter '{spec.path}.{op}': {_short(value)} is not a finite number"
         raise InvalidRequestError(msg)
@@ -194,6 +211,12 @@ def parse_filters(
                 msg = f"filter '{name}': ranges are only allowed on number and date fields"
                 raise InvalidRequestError(msg)
             unknown = sorted(set(value) - set(_RANGE_OPS))
+            if {"gt", "gte"} <= set(value) or {"lt", "lte"} <= set(value):
+                msg = (
+                    f"filter '{name}': {_short(value)} gives two bounds on one side; "
+                    "use gt or gte, and lt or lte"
+                )
+                raise InvalidRequestError(msg)
             if unknown or not value:
                 msg = (
                     f"filter '{name}': {_short(value)} has operators {unknown}; "
@@ -231,8 +254,10 @@ def parse_filters(
             if len(values) > 1:
                 msg = f"filter '{name}': give one value or a range object, not a list"
                 raise InvalidRequestError(msg)
-            point = _range_bound(spec, "eq", v)
-            clauses.append(FilterClause(name, spec.kind, gte=point, lte=point))
+            point = _range_bound(spec, "gte", v)
+            # A date-only term matches the whole day, as in OpenSearch.
+            end = _range_bound(spec, "lte", v) if spec.kind == "date" else point
+            clauses.append(FilterClause(name, spec.kind, gte=point, lte=end))
             continue
         clauses.append(FilterClause(name, spec.kind, values=values))
     return clauses

@@ -33,22 +33,33 @@ def read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
         InvalidRequestError: the file cannot be read.
     """
     try:
-        fh = path.open(encoding="utf-8")
+        fh = path.open("rb")
     except OSError as exc:
         msg = f"cannot read {path}: {exc}"
         raise InvalidRequestError(msg) from exc
     with fh:
-        for number, line in enumerate(fh, start=1):
+        for number, raw in enumerate(fh, start=1):
+            where = f"line {number}"
+            try:
+                # utf-8-sig: a byte-order mark on line 1 is not part of the JSON.
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                yield where, InvalidRequestError(f"not valid UTF-8: {exc.reason}")
+                continue
             if not line.strip():
                 continue
             try:
-                yield f"line {number}", json.loads(line)
+                yield where, json.loads(line)
             except json.JSONDecodeError as exc:
-                yield f"line {number}", InvalidRequestError(f"not valid JSON: {exc.msg}")
+                yield where, InvalidRequestError(f"not valid JSON: {exc.msg}")
 
 
 def _label(where: str, raw: Any, template: IndexTemplate) -> str:
-    if isinstance(raw, dict) and isinstance(raw.get(template.id_field), str):
+    if (
+        isinstance(raw, dict)
+        and isinstance(raw.get(template.id_field), str)
+        and raw[template.id_field]
+    ):
         return str(raw[template.id_field])
     return where
 

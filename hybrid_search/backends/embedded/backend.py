@@ -285,6 +285,7 @@ class EmbeddedBackend:
     def _prepare_vectors(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         vecs: np.ndarray = np.asarray(vectors, dtype=np.float32)
         ok: np.ndarray = np.isfinite(vecs).all(axis=1)
+        vecs = np.where(ok[:, None], vecs, 0.0).astype(np.float32)  # refused rows below
         if self.template.vector.space_type == "cosinesimil":
             norms = np.linalg.norm(vecs, axis=1)
             ok &= norms > 0
