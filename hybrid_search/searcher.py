@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -124,6 +125,9 @@ class Searcher:
         self._model_checked = False
         self._lock = threading.Lock()
         self._clock = clock or (lambda: datetime.now(timezone.utc))
+        base = settings.commercial.model_dump()
+        self._commercial_enabled = bool(base.pop("enabled"))
+        self._commercial_params = CommercialParams(**base)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Searcher:
@@ -183,11 +187,11 @@ class Searcher:
             raise ModelMismatchError(msg)
 
     def _commercial(self, req: SearchRequest) -> tuple[bool, CommercialParams]:
-        cfg = self.settings.commercial.model_dump()
-        if req.commercial is not None:
-            cfg.update(req.commercial.model_dump(exclude_none=True))
-        enabled = bool(cfg.pop("enabled"))
-        return enabled, CommercialParams(**cfg)
+        if req.commercial is None:
+            return self._commercial_enabled, self._commercial_params
+        overrides = req.commercial.model_dump(exclude_none=True)
+        enabled = bool(overrides.pop("enabled", self._commercial_enabled))
+        return enabled, replace(self._commercial_params, **overrides)
 
     def _embed(self, text: str) -> tuple[Any, str | None]:
         try:
@@ -283,15 +287,14 @@ class Searcher:
                 warnings.append(f"{decision.reason}; kept because the lexical leg found nothing")
 
         t = time.perf_counter()
-        if use_vector and not lexical and mode != "lexical":
-            legs, mode_used = [vector], "vector"
-        elif use_vector and lexical and vector:
+        mode_used: Literal["hybrid", "lexical", "vector"]
+        if use_vector and lexical and vector:
             legs, mode_used = [lexical, vector], "hybrid"
-        elif use_vector and mode == "vector":
+        elif use_vector and (vector or not lexical):
             legs, mode_used = [vector], "vector"
         else:
             legs, mode_used = [lexical], "lexical"
-        leg_names = ["lexical", "vector"] if mode_used == "hybrid" else [mode_used]
+        leg_names: list[str] = ["lexical", "vector"] if mode_used == "hybrid" else [mode_used]
         fused = fuse(
             [[(h.key, h.score) for h in leg] for leg in legs],
             normalization=normalization,
