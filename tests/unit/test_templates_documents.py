@@ -56,7 +56,7 @@ def test_roles(template):
         ),
         (
             lambda b: b["_meta"]["hybrid_search"]["filter_fields"].append("description"),
-            "filter_fields/6",
+            "filter_fields/7",
         ),
         (
             lambda b: b["_meta"]["hybrid_search"]["commercial_fields"].update(margin="title"),
