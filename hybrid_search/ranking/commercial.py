@@ -6,8 +6,8 @@
 ``max_margin`` and ``max_popularity`` are the window's maxima unless configured, so the margin
 and popularity terms lie in [0, 1] like the fused score. The popularity term is log-damped (``g``
 sets how fast it saturates) so bestsellers cannot take over the page; ``d`` may be negative to
-push against popularity. A missing field contributes 0. The OpenSearch backend runs the same
-formula in painless (``index_templates/commercial_score.painless``) with these maxima as params.
+push against popularity. A missing field contributes 0. The window maxima are explicit so an
+OpenSearch ``script_score`` stage can receive them as scalar params and give the same numbers.
 
 Exploration slots low-velocity items into the ranking at evenly spaced positions, chosen by a
 random generator seeded with the configured seed and the query, so the same query gets the same
