@@ -19,6 +19,7 @@ def create_embedder(settings: EmbeddingSettings) -> Embedder:
 
     ``backend="auto"`` uses ONNX Runtime fp32 (identical vectors, faster) when the model has
     local files and the export works, and falls back to torch with one warning otherwise.
+    ``onnx-int8`` quantises the query side only; documents are embedded in fp32.
 
     Raises:
         EmbedderError: an explicitly requested ONNX backend could not be built.
@@ -40,6 +41,8 @@ def create_embedder(settings: EmbeddingSettings) -> Embedder:
                 query_prefix=settings.query_prefix,
                 document_prefix=settings.document_prefix,
                 int8=int8,
+                # int8 for queries only: documents stay fp32 (see OnnxEmbedder).
+                document_graph=export_onnx(files, cache_dir) if int8 else None,
             )
         except (EmbedderError, MissingDependencyError, ImportError) as exc:
             if backend != "auto":

@@ -128,7 +128,11 @@ def export_onnx(files: ModelFiles, cache_dir: Path, *, int8: bool = False) -> Pa
 
 
 class OnnxEmbedder:
-    """Mean-pooled (or CLS) sentence embeddings from an exported transformer."""
+    """Mean-pooled (or CLS) sentence embeddings from an exported transformer.
+
+    ``graph`` serves queries on one thread; ``document_graph`` (default: the same graph) serves
+    document batches on every core.
+    """
 
     def __init__(
         self,
@@ -139,6 +143,7 @@ class OnnxEmbedder:
         query_prefix: str = "",
         document_prefix: str = "",
         int8: bool = False,
+        document_graph: Path | None = None,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -154,7 +159,11 @@ class OnnxEmbedder:
         self._session = ort.InferenceSession(
             str(graph), options, providers=["CPUExecutionProvider"]
         )
-        self._graph = graph
+        # Documents may use another graph: with int8, dynamic activation quantisation makes a
+        # document's vector depend on the batch it is embedded in (cosine 0.99 to itself
+        # alone vs in a batch of 64), so the index is embedded in fp32 and only queries,
+        # always a batch of one, use int8 (benchmarks/results/encoders.md, "q-only").
+        self._graph = document_graph or graph
         self._bulk_session: Any = None
         self._input_names = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(files.path / "tokenizer.json"))
