@@ -110,7 +110,9 @@ class EmbeddedSettings(BaseModel):
     selective_filter_ratio: float = Field(
         0.1, ge=0.0, le=1.0, description="filters passing fewer docs than this share: exact"
     )
-    hnsw_ef_search: int = Field(128, ge=1, le=10000)
+    hnsw_ef_search: int | None = Field(
+        None, ge=1, le=10000, description="None: the template's ef_search (else 128)"
+    )
     rebuild_tail: int = Field(5_000, ge=100, description="unindexed vectors before a rebuild")
     rebuild_tombstone_ratio: float = Field(0.1, gt=0.0, le=1.0)
     writer_heap_bytes: int = Field(128_000_000, ge=15_000_000)

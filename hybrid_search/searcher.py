@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hybrid_search.backends import SearchBackend, create_backend
 from hybrid_search.config import Settings
-from hybrid_search.documents import parse_filters
+from hybrid_search.documents import FilterClause, parse_filters
 from hybrid_search.embedding import Embedder, QueryEncoder, create_embedder
 from hybrid_search.errors import (
     BackendUnavailableError,
@@ -125,6 +126,7 @@ class Searcher:
         self._model_checked = False
         self._lock = threading.Lock()
         self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._legs = ThreadPoolExecutor(max_workers=8, thread_name_prefix="search-leg")
         base = settings.commercial.model_dump()
         self._commercial_enabled = bool(base.pop("enabled"))
         self._commercial_params = CommercialParams(**base)
@@ -193,6 +195,13 @@ class Searcher:
         enabled = bool(overrides.pop("enabled", self._commercial_enabled))
         return enabled, replace(self._commercial_params, **overrides)
 
+    def _timed_lexical(
+        self, query: str, k: int, clauses: list[FilterClause]
+    ) -> tuple[list[Hit], float]:
+        t = time.perf_counter()
+        hits = self.backend.lexical(query, k=k, filters=clauses)
+        return hits, (time.perf_counter() - t) * 1000
+
     def _embed(self, text: str) -> tuple[Any, str | None]:
         try:
             encoder = self.encoder
@@ -250,11 +259,12 @@ class Searcher:
 
         lexical: list[Hit] = []
         vector: list[Hit] = []
-        if mode != "vector":
-            t = time.perf_counter()
-            lexical = self.backend.lexical(query, k=window, filters=clauses)
-            timings["lexical"] = (time.perf_counter() - t) * 1000
         use_vector = mode != "lexical"
+        pending: Future[tuple[list[Hit], float]] | None = None
+        if mode != "vector":
+            # Both legs at once (the embedded engines release the GIL; OpenSearch would answer
+            # both in one _msearch): the lexical leg runs beside query embedding + k-NN.
+            pending = self._legs.submit(self._timed_lexical, query, window, clauses)
         if use_vector:
             t = time.perf_counter()
             vec, error = self._embed(query)
@@ -269,11 +279,13 @@ class Searcher:
                 fallback_reason = f"embedder unavailable: {error}"
                 use_vector = False
                 if mode == "vector":
-                    lexical = self.backend.lexical(query, k=window, filters=clauses)
+                    pending = self._legs.submit(self._timed_lexical, query, window, clauses)
             else:
                 t = time.perf_counter()
                 vector = self.backend.vector(vec, k=window, filters=clauses)
                 timings["vector"] = (time.perf_counter() - t) * 1000
+        if pending is not None:
+            lexical, timings["lexical"] = pending.result()
 
         top_cosine = None
         if vector:
@@ -417,4 +429,5 @@ class Searcher:
         """Release the backend and the embedder's threads."""
         if self._encoder is not None:
             self._encoder.close()
+        self._legs.shutdown(wait=True)
         self.backend.close()

@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,16 @@ class _Snapshot:
     alive: np.ndarray
     graph: HnswGraph | None
     generation: int
+    alive_count: int = 0
+    graph_clean: bool = False  # no row of the graph was deleted since it was built
+
+
+def _snapshot(
+    searcher: Any, rows: RowView, alive: np.ndarray, graph: HnswGraph | None, generation: int
+) -> _Snapshot:
+    """A snapshot with the per-query constants precomputed once (counts, graph cleanliness)."""
+    clean = graph is not None and int(graph.index.ntotal) == int(alive[: graph.rows].sum())
+    return _Snapshot(searcher, rows, alive, graph, generation, int(alive.sum()), clean)
 
 
 def _schema_digest(template: IndexTemplate) -> str:
@@ -114,7 +124,7 @@ class EmbeddedBackend:
             template.vector.space_type,
             exact_threshold=settings.exact_threshold,
             selective_ratio=settings.selective_filter_ratio,
-            ef_search=settings.hnsw_ef_search,
+            ef_search=settings.hnsw_ef_search or template.vector.ef_search or 128,
         )
         self._lock = threading.RLock()
         self._index: Any = None
@@ -196,7 +206,7 @@ class EmbeddedBackend:
         self._id_to_key = {view.ids[k]: int(k) for k in np.flatnonzero(alive)}
         graph = load_hnsw(self.data_dir, self._manifest["index_uuid"], committed)  # type: ignore[index]
         logger.info("opened %s: %d documents, %d rows", self.data_dir, int(alive.sum()), committed)
-        return _Snapshot(searcher, view, alive, graph, int(meta.get("generation", 0)))
+        return _snapshot(searcher, view, alive, graph, int(meta.get("generation", 0)))
 
     def _read_meta(self, searcher: Any) -> dict[str, Any]:
         hits = searcher.search(tantivy.Query.term_query(self.lex.schema, ID_FIELD, META_ID), 1).hits
@@ -361,7 +371,7 @@ class EmbeddedBackend:
 
     def _publish(self, snap: _Snapshot, alive: np.ndarray) -> None:
         self._index.reload()
-        self._snap = _Snapshot(
+        self._snap = _snapshot(
             self._index.searcher(), self._rows.view(), alive, snap.graph, snap.generation + 1
         )
         self._maybe_rebuild()
@@ -402,7 +412,7 @@ class EmbeddedBackend:
             return True
         tail = snap.rows.n - snap.graph.rows
         dead = int(snap.graph.index.ntotal) - int(snap.alive[: snap.graph.rows].sum())
-        return (
+        return bool(
             tail >= self.settings.rebuild_tail
             or dead > self.settings.rebuild_tombstone_ratio * max(snap.graph.index.ntotal, 1)
         )
@@ -432,8 +442,11 @@ class EmbeddedBackend:
             return
         save_hnsw(graph, self.data_dir, self._manifest["index_uuid"])  # type: ignore[index]
         with self._lock:
-            if self._snap is not None:
-                self._snap = replace(self._snap, graph=graph)
+            current = self._snap
+            if current is not None:
+                self._snap = _snapshot(
+                    current.searcher, current.rows, current.alive, graph, current.generation
+                )
         logger.info("HNSW graph rebuilt over %d rows", graph.rows)
 
     def optimize(self) -> None:
@@ -495,9 +508,20 @@ class EmbeddedBackend:
             if norm == 0 or not np.isfinite(norm):
                 return []
             query = query / norm
-        allowed = self._filter_mask(snap, filters) if filters else snap.alive[: snap.rows.n]
+        if filters:
+            allowed = self._filter_mask(snap, filters)
+            count, clean = int(allowed.sum()), False
+        else:
+            allowed, count, clean = snap.alive[: snap.rows.n], snap.alive_count, snap.graph_clean
         rows, sims = self.vsearch.search(
-            snap.rows.vectors, allowed, query, k, snap.graph, filtered=bool(filters)
+            snap.rows.vectors,
+            allowed,
+            query,
+            k,
+            snap.graph,
+            filtered=bool(filters),
+            allowed_count=count,
+            graph_clean=clean,
         )
         scores = scores_from_similarities(sims, space).tolist()
         return [Hit(r, s, "vector") for r, s in zip(rows.tolist(), scores, strict=True)]

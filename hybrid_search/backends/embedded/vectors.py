@@ -135,14 +135,18 @@ class VectorSearch:
         graph: HnswGraph | None,
         *,
         filtered: bool,
+        allowed_count: int | None = None,
+        graph_clean: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(rows, raw similarity)`` of the top ``k`` allowed rows, best first.
 
         ``raw similarity`` is the dot product (cosine for unit vectors) or the squared L2
-        distance for the ``l2`` space.
+        distance for the ``l2`` space. ``allowed_count`` saves a pass over ``allowed``;
+        ``graph_clean`` (no graph row deleted since the build) lets an unfiltered search skip
+        the id selector, which costs a bitmap per query and slows the graph walk.
         """
         n = vectors.shape[0]
-        count = int(allowed.sum())
+        count = int(allowed.sum()) if allowed_count is None else allowed_count
         if count == 0 or k <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         small = count <= self.exact_threshold
@@ -150,12 +154,15 @@ class VectorSearch:
         if graph is None or small or selective:
             rows = np.flatnonzero(allowed) if (filtered and count < n // 2) else None
             return self._exact(vectors, query, rows, allowed, k)
-        sel, _keep = _bitmap(allowed[: graph.rows])
         ratio = count / max(n, 1)
         ef = max(self.ef_search, k)
         if filtered:
             ef = min(max(ef, int(ef / max(ratio, 1e-3))), 4096)
-        params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)  # type: ignore[attr-defined]
+        if graph_clean and not filtered:
+            params = faiss.SearchParametersHNSW(efSearch=ef)  # type: ignore[attr-defined]
+        else:
+            sel, _keep = _bitmap(allowed[: graph.rows])
+            params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)  # type: ignore[attr-defined]
         dist, ids = graph.index.search(query[None, :].astype(np.float32), k, params=params)
         found = ids[0] >= 0
         rows, sims = ids[0][found], dist[0][found]
