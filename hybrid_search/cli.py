@@ -153,9 +153,6 @@ def _ingest(args: argparse.Namespace) -> int:
             embed_batch_size=settings.embedding.batch_size,
             progress=True,
         )
-        optimize = getattr(searcher.backend, "optimize", None)
-        if optimize is not None:
-            optimize()
     finally:
         searcher.close()
     if args.rejects is not None:

@@ -23,7 +23,8 @@ import os
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -135,6 +136,7 @@ class EmbeddedBackend:
         self._id_to_key: dict[str, int] = {}
         self._filters: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
         self._rebuild: threading.Thread | None = None
+        self._defer_rebuilds = 0
         self._closed = False
 
     # ----------------------------------------------------------------- opening
@@ -417,9 +419,25 @@ class EmbeddedBackend:
             or dead > self.settings.rebuild_tombstone_ratio * max(snap.graph.index.ntotal, 1)
         )
 
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Defer background HNSW rebuilds during a bulk load, then build once at the end.
+
+        Without it, a load of N documents starts a rebuild every ``rebuild_tail`` rows over a
+        growing prefix (measured at 200k: a 141 s background build before the final 134 s one).
+        Searches during the load stay correct: unindexed rows are searched exactly.
+        """
+        self._defer_rebuilds += 1
+        try:
+            yield
+        finally:
+            self._defer_rebuilds -= 1
+        if not self._defer_rebuilds:
+            self.optimize()
+
     def _maybe_rebuild(self) -> None:
         snap = self._snap
-        if snap is None or not self._needs_rebuild(snap):
+        if self._defer_rebuilds or snap is None or not self._needs_rebuild(snap):
             return
         if self._rebuild is not None and self._rebuild.is_alive():
             return
