@@ -384,7 +384,7 @@ def phase_build(job: dict[str, Any]) -> dict[str, Any]:
     indexed = 0
     failed = 0
     bs = job["batch_size"]
-    # bulk(): no background HNSW rebuilds during the load; one build when it ends (timed).
+    # bulk(): no background HNSW rebuilds during the load; one build after it (optimize waits).
     with backend.bulk():
         for a in range(0, n, bs):
             b = min(n, a + bs)
@@ -407,7 +407,7 @@ def phase_build(job: dict[str, Any]) -> dict[str, Any]:
     wait_s = time.perf_counter() - t
     t = time.perf_counter()
     t_optimize = t
-    backend.optimize()  # a no-op after bulk() unless a rebuild is still due
+    backend.optimize()  # waits for the one build bulk() started
     optimize_s = bulk_build_s + time.perf_counter() - t
     health = _health(backend)
     count = backend.count()
