@@ -16,16 +16,13 @@ snapshot (tantivy searcher + rows + alive mask + graph) and never block on write
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,9 +32,14 @@ import tantivy
 
 from hybrid_search.backends.base import Capabilities, Health, IndexInfo
 from hybrid_search.backends.embedded.lexical import ID_FIELD, KEY_FIELD, SOURCE_FIELD, LexicalSchema
-from hybrid_search.backends.embedded.rows import COLUMNS, RowStore, RowView
+from hybrid_search.backends.embedded.rows import COLUMNS, RowStore
+from hybrid_search.backends.embedded.snapshot import (
+    Snapshot,
+    make_snapshot,
+    schema_digest,
+    write_json_atomic,
+)
 from hybrid_search.backends.embedded.vectors import (
-    HnswGraph,
     VectorSearch,
     build_hnsw,
     load_hnsw,
@@ -67,49 +69,6 @@ _META_KEY = 2**63 - 1
 _FILTER_CACHE = 64
 
 
-@dataclass(frozen=True)
-class _Snapshot:
-    searcher: Any
-    rows: RowView
-    alive: np.ndarray
-    graph: HnswGraph | None
-    generation: int
-    alive_count: int = 0
-    graph_clean: bool = False  # no row of the graph was deleted since it was built
-
-
-def _snapshot(
-    searcher: Any, rows: RowView, alive: np.ndarray, graph: HnswGraph | None, generation: int
-) -> _Snapshot:
-    """A snapshot with the per-query constants precomputed once (counts, graph cleanliness)."""
-    clean = graph is not None and int(graph.index.ntotal) == int(alive[: graph.rows].sum())
-    return _Snapshot(searcher, rows, alive, graph, generation, int(alive.sum()), clean)
-
-
-def _schema_digest(template: IndexTemplate) -> str:
-    """What the on-disk layout depends on (boosts and roles used only at query time excluded)."""
-    parts = {
-        "lexical": sorted((p, template.fields[p].analyzer) for p in template.lexical_fields),
-        "columns": sorted(
-            (p, template.fields[p].kind)
-            for p in set(template.filter_fields) | set(template.commercial_fields.values())
-        ),
-        "commercial": sorted(template.commercial_fields.items()),
-        "vector": [template.vector.dimension, template.vector.space_type],
-        "id": template.id_field,
-    }
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 class EmbeddedBackend:
     """BM25 + vectors in one process, persisted in ``data_dir``."""
 
@@ -131,7 +90,7 @@ class EmbeddedBackend:
         self._index: Any = None
         self._writer: Any = None
         self._rows = RowStore(self.data_dir, template.vector.dimension)
-        self._snap: _Snapshot | None = None
+        self._snap: Snapshot | None = None
         self._manifest: dict[str, Any] | None = None
         self._id_to_key: dict[str, int] = {}
         self._filters: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
@@ -148,7 +107,7 @@ class EmbeddedBackend:
         """Whether an index was created in ``data_dir``."""
         return self._manifest_path.exists()
 
-    def _open(self) -> _Snapshot:
+    def _open(self) -> Snapshot:
         snap = self._snap
         if snap is not None:
             return snap
@@ -169,7 +128,7 @@ class EmbeddedBackend:
             except (OSError, ValueError) as exc:
                 msg = f"{self._manifest_path} is unreadable ({exc}): restore or rebuild the index"
                 raise IndexCorruptError(msg) from exc
-            if manifest.get("schema_digest") != _schema_digest(self.template):
+            if manifest.get("schema_digest") != schema_digest(self.template):
                 msg = (
                     f"the index in {self.data_dir} was built from a different version of "
                     f"template {self.template.path} (its fields or vector settings changed): "
@@ -180,7 +139,7 @@ class EmbeddedBackend:
             self._snap = self._load()
             return self._snap
 
-    def _load(self) -> _Snapshot:
+    def _load(self) -> Snapshot:
         tdir = self.data_dir / "tantivy"
         try:
             index = tantivy.Index(self.lex.schema, path=str(tdir), reuse=True)
@@ -208,7 +167,7 @@ class EmbeddedBackend:
         self._id_to_key = {view.ids[k]: int(k) for k in np.flatnonzero(alive)}
         graph = load_hnsw(self.data_dir, self._manifest["index_uuid"], committed)  # type: ignore[index]
         logger.info("opened %s: %d documents, %d rows", self.data_dir, int(alive.sum()), committed)
-        return _snapshot(searcher, view, alive, graph, int(meta.get("generation", 0)))
+        return make_snapshot(searcher, view, alive, graph, int(meta.get("generation", 0)))
 
     def _read_meta(self, searcher: Any) -> dict[str, Any]:
         hits = searcher.search(tantivy.Query.term_query(self.lex.schema, ID_FIELD, META_ID), 1).hits
@@ -239,12 +198,12 @@ class EmbeddedBackend:
                     "dimension": dimension,
                     "space_type": self.template.vector.space_type,
                     "template": self.template.name,
-                    "schema_digest": _schema_digest(self.template),
+                    "schema_digest": schema_digest(self.template),
                     "index_uuid": uuid.uuid4().hex,
                     "created_at": datetime.now().astimezone().isoformat(),
                 }
                 (self.data_dir / "tantivy").mkdir(exist_ok=True)
-                _write_json_atomic(self._manifest_path, manifest)
+                write_json_atomic(self._manifest_path, manifest)
             self._open()
             info = self.info()
             if info.model_id != model_id:
@@ -371,9 +330,9 @@ class EmbeddedBackend:
         writer.add_document(meta)
         writer.commit()
 
-    def _publish(self, snap: _Snapshot, alive: np.ndarray) -> None:
+    def _publish(self, snap: Snapshot, alive: np.ndarray) -> None:
         self._index.reload()
-        self._snap = _snapshot(
+        self._snap = make_snapshot(
             self._index.searcher(), self._rows.view(), alive, snap.graph, snap.generation + 1
         )
         self._maybe_rebuild()
@@ -406,7 +365,7 @@ class EmbeddedBackend:
             return len(present)
 
     # ------------------------------------------------------------ HNSW upkeep
-    def _needs_rebuild(self, snap: _Snapshot) -> bool:
+    def _needs_rebuild(self, snap: Snapshot) -> bool:
         n_alive = int(snap.alive.sum())
         if n_alive <= self.settings.exact_threshold:
             return False
@@ -463,7 +422,7 @@ class EmbeddedBackend:
         with self._lock:
             current = self._snap
             if current is not None:
-                self._snap = _snapshot(
+                self._snap = make_snapshot(
                     current.searcher, current.rows, current.alive, graph, current.generation
                 )
         logger.info("HNSW graph rebuilt over %d rows", graph.rows)
@@ -495,7 +454,7 @@ class EmbeddedBackend:
             if key is not None and key < n
         ]
 
-    def _filter_mask(self, snap: _Snapshot, filters: list[FilterClause]) -> np.ndarray:
+    def _filter_mask(self, snap: Snapshot, filters: list[FilterClause]) -> np.ndarray:
         cache_key = (snap.generation, repr(filters))
         with self._lock:
             cached = self._filters.get(cache_key)
