@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,22 @@ def load_hnsw(directory: Path, index_uuid: str, committed_rows: int) -> HnswGrap
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         logger.warning("ignoring unreadable HNSW cache in %s: %s", directory, exc)
         return None
+
+
+_QUERY_THREAD = threading.local()
+
+
+def _one_omp_thread() -> None:
+    """Run this thread's faiss searches on one OpenMP thread.
+
+    A single query gains nothing from a thread team, and on a busy machine waking one costs
+    milliseconds (benchmarks/results/embedded.md: the vector stage 2.4 ms with the default
+    pool vs 1.5 ms pinned, at 200k). OpenMP keeps this setting per calling thread, so the
+    background HNSW build, started from its own thread, still uses every core.
+    """
+    if not getattr(_QUERY_THREAD, "pinned", False):
+        faiss.omp_set_num_threads(1)
+        _QUERY_THREAD.pinned = True
 
 
 def _bitmap(mask: np.ndarray) -> tuple[faiss.IDSelectorBitmap, np.ndarray]:
@@ -154,6 +171,7 @@ class VectorSearch:
         if graph is None or small or selective:
             rows = np.flatnonzero(allowed) if (filtered and count < n // 2) else None
             return self._exact(vectors, query, rows, allowed, k)
+        _one_omp_thread()
         ratio = count / max(n, 1)
         ef = max(self.ef_search, k)
         if filtered:
