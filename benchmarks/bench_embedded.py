@@ -53,6 +53,7 @@ ROOT = HERE.parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from benchutil import save_npy, write_json  # noqa: E402
 from corpus import (  # noqa: E402
     DEFAULT_SEED,
     corpus_key,
@@ -111,19 +112,6 @@ def summary(values_ms: list[float]) -> dict[str, float]:
         "mean": float(np.mean(values_ms)) if values_ms else float("nan"),
         "max": float(np.max(values_ms)) if values_ms else float("nan"),
     }
-
-
-def _save_npy(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
-        np.save(fh, arr)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
 
 
 def machine_info() -> dict[str, Any]:
@@ -277,8 +265,8 @@ def ensure_doc_vectors(
             "finished_at": dt.datetime.now().isoformat(timespec="seconds"),
             "load_1m": os.getloadavg()[0],
         }
-        _save_npy(part, vecs)
-        _write_json(meta_path, meta)
+        save_npy(part, vecs)
+        write_json(meta_path, meta)
         metas.append(meta)
         say(f"  {end - start:,} docs in {secs:.1f} s = {meta['docs_per_s']:.1f} docs/s")
     first = prefix[0] if prefix else 0
@@ -289,7 +277,7 @@ def ensure_doc_vectors(
     if matrix.shape != (n, DIM):
         raise RuntimeError(f"assembled {matrix.shape}, expected ({n}, {DIM})")
     final = CACHE_DIR / f"docs-{key}-{n}.npy"
-    _save_npy(final, matrix)
+    save_npy(final, matrix)
     secs = sum(m["seconds"] for m in metas)
     meta = {
         "n": n,
@@ -308,7 +296,7 @@ def ensure_doc_vectors(
         ),
         "chunks": metas,
     }
-    _write_json(final.with_suffix(".json"), meta)
+    write_json(final.with_suffix(".json"), meta)
     if emb is not None:  # only the process that embedded cleans up (others may be reading)
         shutil.rmtree(parts_dir, ignore_errors=True)
     say(f"document vectors: {n:,} x {DIM} in {secs:.0f} s ({n / secs:.1f} docs/s) -> {final}")
@@ -329,14 +317,14 @@ def ensure_query_vectors(queries: list[dict[str, str]]) -> tuple[Path, dict[str,
         t = time.perf_counter()
         vecs.append(np.asarray(emb.encode_query(q["text"]), dtype=np.float32))
         times.append((time.perf_counter() - t) * 1000)
-    _save_npy(path, np.stack(vecs))
+    save_npy(path, np.stack(vecs))
     meta = {
         "n": len(queries),
         "key": qkey,
         "model_id": emb.model_id,
         "encode_query_ms_p50": pct(times, 50),
     }
-    _write_json(meta_path, meta)
+    write_json(meta_path, meta)
     return path, meta
 
 
@@ -718,7 +706,7 @@ def _run_phase(phase: str, job: dict[str, Any], tmp: Path) -> dict[str, Any]:
     job_path = tmp / f"job-{phase}-{job['size']}.json"
     res_path = tmp / f"result-{phase}-{job['size']}.json"
     res_path.unlink(missing_ok=True)
-    _write_json(job_path, job)
+    write_json(job_path, job)
     cmd = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -1084,7 +1072,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.phase:
         job = json.loads(args.job.read_text())
         res = phase_build(job) if args.phase == "build" else phase_query(job)
-        _write_json(args.result, res)
+        write_json(args.result, res)
         return 0
 
     if args.quick:
@@ -1189,7 +1177,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in results[1:]:
         r["query"].pop("machine_in_query_process", None)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _write_json(out, data)
+    write_json(out, data)
     md = out.with_suffix(".md")
     write_markdown(md, data)
     say(f"wrote {out} and {md}")

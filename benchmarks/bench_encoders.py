@@ -59,6 +59,8 @@ ROOT = HERE.parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from benchutil import save_npy, write_json  # noqa: E402
+
 CACHE_DIR = HERE / ".cache"
 RESULTS_DIR = HERE / "results"
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -139,19 +141,6 @@ def summary(ms: list[float]) -> dict[str, float]:
         "mean": float(np.mean(ms)),
         "max": float(np.max(ms)),
     }
-
-
-def _save_npy(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
-        np.save(fh, arr)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def _version(dist: str) -> str:
@@ -367,7 +356,7 @@ def doc_matrix(
         )
     mat = np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
     path = CACHE_DIR / f"encoders-docs-{backend}-{key}-{n}.npy"
-    _save_npy(path, mat)
+    save_npy(path, mat)
     meta = {
         "n": n,
         "seconds": secs,
@@ -376,7 +365,7 @@ def doc_matrix(
         "load_1m": os.getloadavg()[0],
         "at": dt.datetime.now().isoformat(timespec="seconds"),
     }
-    _write_json(path.with_suffix(".json"), meta)
+    write_json(path.with_suffix(".json"), meta)
     return mat, {**meta, "cached": False}
 
 
@@ -1101,7 +1090,7 @@ def main(argv: list[str] | None = None) -> int:
         "reference": ref_info,
         "backends": {b: res[b] for b in timed},
     }
-    _write_json(out, data)
+    write_json(out, data)
     md = out.with_suffix(".md")
     write_markdown(md, data)
     say(f"wrote {out} and {md} ({(dt.datetime.now() - started).total_seconds():.0f} s)")

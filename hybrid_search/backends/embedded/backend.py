@@ -343,7 +343,6 @@ class EmbeddedBackend:
         Raises:
             BackendError: the commit failed.
         """
-        self._open()
         with self._lock:
             snap = self._open()
             present = [i for i in dict.fromkeys(ids) if i in self._id_to_key and i != META_ID]

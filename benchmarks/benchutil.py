@@ -1,0 +1,25 @@
+"""Small file helpers shared by the benchmark scripts (atomic writes of caches and results)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def save_npy(path: Path, arr: np.ndarray) -> None:
+    """Write ``arr`` to ``path`` atomically (a reader never sees a half-written cache)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        np.save(fh, arr)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
