@@ -23,7 +23,15 @@ from hybrid_search.errors import (
     IndexNotFoundError,
 )
 
-__all__ = ["main", "parse_filter_args"]
+__all__ = [
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "main",
+    "parse_filter_args",
+    "settings_from_args",
+]
 
 logger = logging.getLogger("hybrid_search.cli")
 
@@ -78,10 +86,24 @@ def _parser() -> argparse.ArgumentParser:
     config = sub.add_parser("config", help="settings")
     csub = config.add_subparsers(dest="config_command", required=True)
     csub.add_parser("show", help="print the merged settings (secrets masked)")
+
+    for module in _command_modules():
+        module.register(sub)
     return p
 
 
-def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+def _command_modules() -> tuple[Any, ...]:
+    """Command groups that live beside their rooms; each has ``register(subparsers)``.
+
+    A group's parsers set ``handler=`` (a function of the parsed args returning the exit code).
+    """
+    from hybrid_search.commands import evaluate, opensearch, serve
+
+    return (serve, opensearch, evaluate)
+
+
+def settings_from_args(args: argparse.Namespace, **extra: Any) -> Any:
+    """Settings from the environment and config file, with the global flags applied."""
     from hybrid_search.config import load_settings
 
     overrides: dict[str, Any] = dict(extra)
@@ -139,7 +161,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from hybrid_search.ingest import index_documents, read_jsonl
     from hybrid_search.searcher import Searcher
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     if args.recreate and settings.embedded.data_dir.exists():
         shutil.rmtree(settings.embedded.data_dir)
     searcher = Searcher.from_settings(settings)
@@ -173,7 +195,7 @@ def _ingest(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     from hybrid_search.searcher import Searcher
 
-    searcher = Searcher.from_settings(_settings(args))
+    searcher = Searcher.from_settings(settings_from_args(args))
     try:
         request: dict[str, Any] = {
             "query": args.query,
@@ -229,9 +251,11 @@ def _demo(args: argparse.Namespace) -> int:
     from hybrid_search.ingest import index_documents
     from hybrid_search.searcher import Searcher
 
-    base = _settings(args)
+    base = settings_from_args(args)
     data_dir = Path(base.embedded.data_dir) / "demo"
-    settings = _settings(args, embedded={**base.embedded.model_dump(), "data_dir": data_dir})
+    settings = settings_from_args(
+        args, embedded={**base.embedded.model_dump(), "data_dir": data_dir}
+    )
     digest = hashlib.sha256(catalogue_path().read_bytes()).hexdigest()[:16]
     marker = data_dir / "demo-catalogue.sha"
     stale = args.rebuild or not marker.exists() or marker.read_text().strip() != digest
@@ -303,7 +327,7 @@ def _templates_check(args: argparse.Namespace) -> int:
     from hybrid_search.backends.opensearch.spec import SpecValidator, default_spec_dir
     from hybrid_search.templates import load_template
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     template = load_template(settings.template, settings.templates_dir)
     print(
         f"{template.path}: field roles OK (vector {template.vector.name} "
@@ -328,7 +352,7 @@ def _templates_check(args: argparse.Namespace) -> int:
 
 
 def _config_show(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from_args(args)
     print(settings.model_dump_json(indent=2))
     return EXIT_OK
 
@@ -348,8 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "templates": _templates_check,
         "config": _config_show,
     }
+    handler = getattr(args, "handler", None) or handlers[args.command]
     try:
-        return handlers[args.command](args)
+        return int(handler(args))
     except BackendUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
