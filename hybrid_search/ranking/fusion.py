@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -137,7 +138,7 @@ def _weights(weights: Sequence[float], legs: int) -> np.ndarray:
 
 
 def fuse(
-    legs: Sequence[Sequence[tuple[Hashable, float]]],
+    legs: Sequence[Sequence[tuple[Any, ...]]],
     *,
     normalization: str = "min_max",
     combination: str = "arithmetic_mean",
@@ -145,6 +146,8 @@ def fuse(
     rank_constant: int = 60,
 ) -> FusionResult:
     """Fuse ranked legs of ``(key, raw_score)`` (each sorted best first) into one ranking.
+
+    Items may carry more fields after those two (a ``Hit`` is accepted as it is).
 
     Ties keep the order in which documents were first seen (leg by leg), so results are
     deterministic. The inputs are not modified.
@@ -164,17 +167,14 @@ def fuse(
     if normalization == "z_score" and combination not in ("arithmetic_mean", "rrf"):
         msg = f"z_score normalization only combines with arithmetic_mean, not {combination!r}"
         raise ValueError(msg)
-    # C-level joins: this runs on every search over ~2N candidates.
-    columns = [tuple(zip(*leg, strict=True)) if leg else ((), ()) for leg in legs]
-    key_list = list(dict.fromkeys(k for leg_keys, _ in columns for k in leg_keys))
-    position = dict(zip(key_list, range(len(key_list)), strict=True))
+    columns = [tuple(zip(*leg, strict=False))[:2] if leg else ((), ()) for leg in legs]
+    key_list, leg_rows = _join([leg_keys for leg_keys, _ in columns])
     n = len(key_list)
     raw = np.full((n, n_legs), np.nan)
     norm = np.full((n, n_legs), np.nan)
-    for j, (leg_keys, leg_scores) in enumerate(columns):
+    for j, ((leg_keys, leg_scores), rows) in enumerate(zip(columns, leg_rows, strict=True)):
         if not leg_keys:
             continue
-        rows = np.fromiter(map(position.__getitem__, leg_keys), dtype=np.int64, count=len(leg_keys))
         values = np.asarray(leg_scores, dtype=np.float64)
         raw[rows, j] = values
         if combination == "rrf":
@@ -184,4 +184,36 @@ def fuse(
     filled = np.nan_to_num(norm, nan=0.0)
     fused = filled @ w if combination == "rrf" else combine(filled, w, combination)
     order = np.argsort(-fused, kind="stable")
-    return FusionResult([key_list[i] for i in order], fused[order], raw[order], norm[order])
+    return FusionResult(_take(key_list, order), fused[order], raw[order], norm[order])
+
+
+def _join(
+    legs: Sequence[Sequence[Hashable]],
+) -> tuple[Sequence[Hashable] | np.ndarray, list[np.ndarray]]:
+    """Distinct keys in first-seen order, and each leg's row in that list.
+
+    Integer keys (the embedded engine's row numbers) are joined in numpy; any other key type
+    through a dict. This runs on every search over ~2N candidates.
+    """
+    arrays = [np.asarray(keys) for keys in legs]
+    if all(a.dtype.kind in "iu" for a in arrays if a.size) and any(a.size for a in arrays):
+        every = np.concatenate([a.astype(np.int64, copy=False) for a in arrays])
+        uniq, first, inverse = np.unique(every, return_index=True, return_inverse=True)
+        seen = np.argsort(first, kind="stable")
+        position = np.empty_like(seen)
+        position[seen] = np.arange(seen.size)
+        rows = position[inverse]
+        bounds = np.cumsum([a.size for a in arrays])[:-1]
+        return uniq[seen], np.split(rows, bounds)
+    key_list = list(dict.fromkeys(k for keys in legs for k in keys))
+    index = dict(zip(key_list, range(len(key_list)), strict=True))
+    return key_list, [
+        np.fromiter(map(index.__getitem__, keys), dtype=np.int64, count=len(keys)) for keys in legs
+    ]
+
+
+def _take(keys: Sequence[Hashable] | np.ndarray, order: np.ndarray) -> list[Hashable]:
+    if isinstance(keys, np.ndarray):
+        taken: list[Hashable] = keys[order].tolist()
+        return taken
+    return [keys[i] for i in order]

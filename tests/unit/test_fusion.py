@@ -113,3 +113,22 @@ def test_head():
     result = fuse([LEX, VEC]).head(2)
     assert len(result) == 2 and result.scores.shape == (2,) and result.raw.shape == (2, 2)
     assert np.all(np.diff(result.scores) <= 0)
+
+
+@pytest.mark.parametrize("combination", ["arithmetic_mean", "geometric_mean", "rrf"])
+def test_integer_and_string_keys_fuse_alike(combination):
+    # Row numbers (the embedded engine) are joined in numpy, other keys through a dict.
+    rng = np.random.default_rng(7)
+    legs = []
+    for _ in range(2):
+        keys = rng.choice(60, size=40, replace=False)
+        scores = np.sort(rng.random(40))[::-1]
+        legs.append([(int(k), float(s)) for k, s in zip(keys, scores)])
+    legs.append([])
+    as_str = [[(f"d{k}", s) for k, s in leg] for leg in legs]
+    a = fuse(legs, combination=combination, weights=[0.5, 0.3, 0.2])
+    b = fuse(as_str, combination=combination, weights=[0.5, 0.3, 0.2])
+    assert [f"d{k}" for k in a.keys] == b.keys
+    assert all(type(k) is int for k in a.keys)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(np.isnan(a.raw), np.isnan(b.raw))
