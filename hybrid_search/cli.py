@@ -7,7 +7,6 @@ Exit codes: 0 ok, 1 partial failure (some documents rejected), 2 usage or config
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import shutil
@@ -97,9 +96,9 @@ def _command_modules() -> tuple[Any, ...]:
 
     A group's parsers set ``handler=`` (a function of the parsed args returning the exit code).
     """
-    from hybrid_search.commands import evaluate, opensearch, serve
+    from hybrid_search.commands import evaluate, opensearch, serve, training
 
-    return (serve, opensearch, evaluate)
+    return (serve, opensearch, evaluate, training)
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Any:
@@ -247,36 +246,15 @@ def _column(title: str, lines: list[str], width: int, height: int) -> list[str]:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hybrid_search.demo import catalogue_path, load_catalogue
-    from hybrid_search.ingest import index_documents
-    from hybrid_search.searcher import Searcher
+    from hybrid_search.demo import demo_settings, load_catalogue, open_demo_index
 
-    base = settings_from_args(args)
-    data_dir = Path(base.embedded.data_dir) / "demo"
-    settings = settings_from_args(
-        args, embedded={**base.embedded.model_dump(), "data_dir": data_dir}
-    )
-    digest = hashlib.sha256(catalogue_path().read_bytes()).hexdigest()[:16]
-    marker = data_dir / "demo-catalogue.sha"
-    stale = args.rebuild or not marker.exists() or marker.read_text().strip() != digest
-    if stale and data_dir.exists():
-        shutil.rmtree(data_dir)
-    searcher = Searcher.from_settings(settings)
+    settings = demo_settings(settings_from_args(args))
+    data_dir = settings.embedded.data_dir
+    searcher, report = open_demo_index(settings, rebuild=args.rebuild, announce=print)
     try:
-        if not marker.exists():
-            catalogue = load_catalogue()
-            print(f"indexing {len(catalogue)} demo products into {data_dir} ...")
-            report = index_documents(
-                ((f"item {i}", d) for i, d in enumerate(catalogue)),
-                template=searcher.template,
-                embedder=searcher.embedder,
-                backend=searcher.backend,
-                progress=True,
-            )
-            if report.failed:
-                print(f"rejected: {report.failed}", file=sys.stderr)
-                return EXIT_PARTIAL
-            marker.write_text(digest)
+        if report is not None and report.failed:
+            print(f"rejected: {report.failed}", file=sys.stderr)
+            return EXIT_PARTIAL
         sku_query = load_catalogue()[41]["sku"]
         width = 40
         print(f"embedder: {searcher.embedder.model_id} ({searcher.embedder.runtime})")

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from hybrid_search.errors import ConfigError
 
 __all__ = [
+    "ApiSettings",
     "CommercialSettings",
     "EmbeddedSettings",
     "EmbeddingSettings",
@@ -68,6 +69,22 @@ class SearchSettings(BaseModel):
         0.35, ge=-1.0, le=1.0, description="confidence gate tau on the top vector cosine"
     )
     fallback: Literal["on", "off"] = "on"
+    # Relevance features; defaults are the values tuned on Home Depot train queries
+    # (benchmarks/results/eval-homedepot.md).
+    fuzzy: Literal["off", "on_empty", "always"] = Field(
+        "always",
+        description="typo tolerance of the lexical leg: always, only when it finds nothing, off",
+    )
+    adaptive_fusion: bool = Field(
+        True, description="per-query vector weight from top cosine, BM25 spread, code tokens"
+    )
+    adaptive_cosine_pivot: float = Field(0.5, ge=-1.0, le=1.0)
+    adaptive_cosine_slope: float = Field(0.0, ge=-10.0, le=10.0)
+    adaptive_spread_pivot: float = Field(0.3, ge=0.0, le=1.0)
+    adaptive_spread_slope: float = Field(0.0, ge=-10.0, le=10.0)
+    adaptive_code_vector_weight: float = Field(0.1, ge=0.0, le=1.0)
+    adaptive_min_vector_weight: float = Field(0.0, ge=0.0, le=1.0)
+    adaptive_max_vector_weight: float = Field(1.0, ge=0.0, le=1.0)
     max_query_chars: int = Field(512, ge=1)
     max_page: int = Field(50, ge=0)
     max_filters: int = Field(16, ge=0)
@@ -119,15 +136,67 @@ class EmbeddedSettings(BaseModel):
 
 
 class OpenSearchSettings(BaseModel):
-    """Connection to an existing OpenSearch cluster."""
+    """Connection to an existing OpenSearch cluster, and how the backend uses it."""
 
-    url: str = "http://localhost:9200"
+    url: str = Field("http://localhost:9200", description="one URL, or several separated by commas")
     username: str | None = None
     password: SecretStr | None = None
     verify_certs: bool = True
-    ca_certs: Path | None = None
+    ca_certs: Path | None = Field(None, description="CA bundle for a self-signed cluster")
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    http_compress: bool = False
     timeout_s: float = Field(10.0, gt=0)
-    index_alias: str = "products"
+    max_retries: int = Field(3, ge=0, le=10, description="retries on 429/5xx/connection errors")
+    retry_max_wait_s: float = Field(2.0, gt=0, le=60, description="cap of the jittered backoff")
+    index_alias: str = Field("products", pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    mode: Literal["sidecar", "native"] = Field(
+        "sidecar", description="sidecar: _msearch legs + fusion here; native: hybrid + pipeline"
+    )
+    ef_search: int | None = Field(
+        None, ge=1, le=10000, description="knn method_parameters.ef_search; None: the window"
+    )
+    bulk_docs: int = Field(500, ge=1, le=10000, description="documents per _bulk request")
+    refresh: Literal["false", "true", "wait_for"] = Field(
+        "wait_for", description="bulk refresh policy (wait_for: searchable when index() returns)"
+    )
+    commercial_script: Literal["inline", "stored"] = Field(
+        "inline", description="painless sent inline, or the stored script bootstrap installs"
+    )
+
+    def host_list(self) -> list[str]:
+        """The cluster URLs (``url`` split on commas)."""
+        return [h.strip() for h in self.url.split(",") if h.strip()]
+
+
+class ApiSettings(BaseModel):
+    """The HTTP sidecar (``hybrid-search serve``): access and request limits.
+
+    The search limits (query length, k, page depth, filter count) live in ``search``, where the
+    Searcher enforces them for every caller; these are the limits of the HTTP layer itself.
+    """
+
+    api_key: SecretStr | None = Field(
+        None, description="required on writes (and on reads if read_requires_key); None: open"
+    )
+    read_requires_key: bool = False
+    cors_origins: list[str] = Field(
+        default_factory=list, description="storefront origins allowed by CORS; [] = none"
+    )
+    max_body_bytes: int = Field(2_000_000, ge=1024, description="larger bodies get 413")
+    max_documents: int = Field(1000, ge=1, le=100_000, description="documents per bulk upsert")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _key_for_reads(self) -> ApiSettings:
+        if self.read_requires_key and self.api_key is None:
+            msg = (
+                "HYBRID_SEARCH_API__READ_REQUIRES_KEY is true but HYBRID_SEARCH_API__API_KEY is "
+                "not set: set a key or allow open reads"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class Settings(BaseSettings):
@@ -148,6 +217,7 @@ class Settings(BaseSettings):
     commercial: CommercialSettings = CommercialSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
     opensearch: OpenSearchSettings = OpenSearchSettings()
+    api: ApiSettings = ApiSettings()
 
 
 def _env_name(loc: tuple[Any, ...]) -> str:

@@ -18,7 +18,7 @@ from hybrid_search.documents import embedding_text, validate_document
 from hybrid_search.embedding import Embedder
 from hybrid_search.errors import HybridSearchError, InvalidRequestError
 from hybrid_search.hits import IngestReport
-from hybrid_search.templates import IndexTemplate
+from hybrid_search.templates import IndexTemplate, check_vector_space
 
 __all__ = ["index_documents", "read_jsonl"]
 
@@ -79,7 +79,9 @@ def index_documents(
 
     Raises:
         ModelMismatchError: the index was built with another model.
+        TemplateError: a magnitude-keeping model on a space other than ``innerproduct``.
     """
+    check_vector_space(template, embedder)
     backend.ensure_index(model_id=embedder.model_id, dimension=embedder.dimension)
     report = IngestReport()
     bar = None

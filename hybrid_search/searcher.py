@@ -19,17 +19,24 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hybrid_search.backends import SearchBackend, create_backend
-from hybrid_search.config import Settings
+from hybrid_search.config import SearchSettings, Settings
 from hybrid_search.documents import FilterClause, parse_filters
 from hybrid_search.embedding import Embedder, QueryEncoder, create_embedder
 from hybrid_search.errors import (
     BackendUnavailableError,
     EmbedderError,
     HybridSearchError,
+    IndexNotFoundError,
     InvalidRequestError,
     ModelMismatchError,
 )
 from hybrid_search.hits import Hit
+from hybrid_search.ranking.adaptive import (
+    AdaptiveParams,
+    adaptive_vector_weight,
+    has_code_token,
+    lexical_spread,
+)
 from hybrid_search.ranking.commercial import CommercialParams, CommercialTerms, explore
 from hybrid_search.ranking.confidence import cosine_from_score, gate
 from hybrid_search.ranking.fusion import FusionResult, fuse
@@ -74,6 +81,8 @@ class SearchRequest(BaseModel):
     rank_constant: int | None = Field(None, ge=1, le=10000)
     min_vector_cosine: float | None = Field(None, ge=-1.0, le=1.0)
     candidates: int | None = Field(None, ge=10, le=10000)
+    fuzzy: Literal["off", "on_empty", "always"] | None = None
+    adaptive_fusion: bool | None = None
     commercial: CommercialOverrides | None = None
     explain: bool = False
 
@@ -106,6 +115,20 @@ def _validate(raw: SearchRequest | dict[str, Any]) -> SearchRequest:
         raise InvalidRequestError(msg) from exc
 
 
+def adaptive_params(cfg: SearchSettings) -> AdaptiveParams:
+    """The query-adaptive fusion coefficients of the ``search.adaptive_*`` settings."""
+    return AdaptiveParams(
+        vector_weight=cfg.vector_weight / (cfg.lexical_weight + cfg.vector_weight),
+        cosine_pivot=cfg.adaptive_cosine_pivot,
+        cosine_slope=cfg.adaptive_cosine_slope,
+        spread_pivot=cfg.adaptive_spread_pivot,
+        spread_slope=cfg.adaptive_spread_slope,
+        code_vector_weight=cfg.adaptive_code_vector_weight,
+        min_vector_weight=cfg.adaptive_min_vector_weight,
+        max_vector_weight=cfg.adaptive_max_vector_weight,
+    )
+
+
 class Searcher:
     """Runs searches over one backend with one embedder (loaded on first use)."""
 
@@ -130,6 +153,7 @@ class Searcher:
         base = settings.commercial.model_dump()
         self._commercial_enabled = bool(base.pop("enabled"))
         self._commercial_params = CommercialParams(**base)
+        self._adaptive = adaptive_params(settings.search)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Searcher:
@@ -196,10 +220,10 @@ class Searcher:
         return enabled, replace(self._commercial_params, **overrides)
 
     def _timed_lexical(
-        self, query: str, k: int, clauses: list[FilterClause]
+        self, query: str, k: int, clauses: list[FilterClause], fuzzy: bool = False
     ) -> tuple[list[Hit], float]:
         t = time.perf_counter()
-        hits = self.backend.lexical(query, k=k, filters=clauses)
+        hits = self.backend.lexical(query, k=k, filters=clauses, fuzzy=fuzzy)
         return hits, (time.perf_counter() - t) * 1000
 
     def _embed(self, text: str) -> tuple[Any, str | None]:
@@ -213,6 +237,19 @@ class Searcher:
             raise
         except EmbedderError as exc:
             return None, str(exc)
+
+    def _top_cosine(self, vector: list[Hit], query: Any) -> float:
+        """The gate's similarity: the engine score's cosine, or for a model that keeps document
+        magnitude (inner product ``|q| |d| cos``, unbounded) the best cosine once the stored
+        lengths are divided out (embedding/magnitude.py)."""
+        space = self.template.vector.space_type
+        norms_fn = getattr(self.backend, "vector_norms", None)
+        keeps = getattr(self.encoder.embedder, "keeps_document_magnitude", False)
+        if not keeps or norms_fn is None:
+            return cosine_from_score(vector[0].score, space)
+        dots = np.array([cosine_from_score(h.score, space) for h in vector])
+        lengths = norms_fn([h.key for h in vector]) * float(np.linalg.norm(query))
+        return float(np.max(dots / np.maximum(lengths, 1e-12)))
 
     def search(self, request: SearchRequest | dict[str, Any]) -> SearchResponse:
         """Run one search.
@@ -252,6 +289,8 @@ class Searcher:
             msg = "fields 'lexical_weight' and 'vector_weight' are both 0; at least one must be > 0"
             raise InvalidRequestError(msg)
         tau = cfg.min_vector_cosine if req.min_vector_cosine is None else req.min_vector_cosine
+        fuzzy = req.fuzzy or cfg.fuzzy
+        typo = fuzzy == "always"
         timings: dict[str, float] = {}
         degraded: list[str] = []
         warnings: list[str] = []
@@ -261,10 +300,17 @@ class Searcher:
         vector: list[Hit] = []
         use_vector = mode != "lexical"
         pending: Future[tuple[list[Hit], float]] | None = None
-        if mode != "vector":
+        # A backend with ``legs`` answers both legs in one round trip (OpenSearch: _msearch).
+        legs_fn = getattr(self.backend, "legs", None) if mode in ("auto", "hybrid") else None
+        # Native mode (OpenSearch hybrid query + search pipeline) fuses inside the cluster.
+        native_fn = getattr(self.backend, "native_fused", None) if legs_fn else None
+        if not self.backend.capabilities.native_hybrid:
+            native_fn = None
+        native: FusionResult | None = None
+        if mode != "vector" and legs_fn is None:
             # Both legs at once (the embedded engines release the GIL; OpenSearch would answer
             # both in one _msearch): the lexical leg runs beside query embedding + k-NN.
-            pending = self._legs.submit(self._timed_lexical, query, window, clauses)
+            pending = self._legs.submit(self._timed_lexical, query, window, clauses, typo)
         if use_vector:
             t = time.perf_counter()
             vec, error = self._embed(query)
@@ -278,19 +324,48 @@ class Searcher:
                 warnings.append(f"embedder unavailable: {error}")
                 fallback_reason = f"embedder unavailable: {error}"
                 use_vector = False
-                if mode == "vector":
-                    pending = self._legs.submit(self._timed_lexical, query, window, clauses)
+                if mode == "vector" or legs_fn is not None:
+                    pending = self._legs.submit(self._timed_lexical, query, window, clauses, typo)
+            elif native_fn is not None:
+                t = time.perf_counter()
+                native = native_fn(
+                    query,
+                    vec,
+                    window=window,
+                    filters=clauses,
+                    min_vector_cosine=tau if mode == "auto" else None,
+                    rrf=combination == "rrf",
+                    fuzzy=typo,
+                )
+                timings["native"] = (time.perf_counter() - t) * 1000
+            elif legs_fn is not None:
+                t = time.perf_counter()
+                try:
+                    lexical, vector = legs_fn(query, vec, k=window, filters=clauses, fuzzy=typo)
+                except HybridSearchError as exc:
+                    partial = getattr(exc, "lexical", None)  # only the vector leg failed
+                    if partial is None or cfg.fallback == "off":
+                        raise
+                    logger.warning("vector leg degraded, answering lexically: %s", exc)
+                    lexical, use_vector = partial, False
+                    degraded.append("vector")
+                    warnings.append(f"vector leg unavailable: {exc}")
+                    fallback_reason = f"vector leg unavailable: {exc}"
+                timings["legs"] = (time.perf_counter() - t) * 1000
             else:
                 t = time.perf_counter()
                 vector = self.backend.vector(vec, k=window, filters=clauses)
                 timings["vector"] = (time.perf_counter() - t) * 1000
         if pending is not None:
             lexical, timings["lexical"] = pending.result()
+        if not lexical and fuzzy == "on_empty" and (mode != "vector" or not use_vector):
+            # Typo tolerance only where exact terms found nothing.
+            lexical, timings["lexical_fuzzy"] = self._timed_lexical(query, window, clauses, True)
 
         top_cosine = None
         if vector:
-            top_cosine = cosine_from_score(vector[0].score, self.template.vector.space_type)
-        if use_vector and mode == "auto":
+            top_cosine = self._top_cosine(vector, vec)
+        if use_vector and mode == "auto" and native is None:
             decision = gate(top_cosine, tau)
             if not decision.use_vector and lexical:
                 fallback_reason = decision.reason
@@ -307,13 +382,24 @@ class Searcher:
         else:
             legs, mode_used = [lexical], "lexical"
         leg_names: list[str] = ["lexical", "vector"] if mode_used == "hybrid" else [mode_used]
+        adaptive = cfg.adaptive_fusion if req.adaptive_fusion is None else req.adaptive_fusion
+        if mode_used == "hybrid" and adaptive:
+            w_vector = adaptive_vector_weight(
+                replace(self._adaptive, vector_weight=weights[1] / sum(weights)),
+                top_cosine=top_cosine,
+                spread=lexical_spread([h.score for h in lexical]),
+                code_like=has_code_token(query),
+            )
+            weights = (1.0 - w_vector, w_vector)
         fused = fuse(
-            [[(h.key, h.score) for h in leg] for leg in legs],
+            legs,
             normalization=normalization,
             combination=combination,
             weights=weights if mode_used == "hybrid" else (1.0,),
             rank_constant=req.rank_constant or cfg.rank_constant,
         ).head(window)
+        if native is not None:  # the radial min_score on the knn sub-query was the gate
+            fused, mode_used, leg_names = native, "hybrid", ["lexical", "vector"]
         timings["fusion"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
@@ -424,6 +510,52 @@ class Searcher:
                 }
             out.append(item)
         return out
+
+    def similar(
+        self, doc_id: str, *, k: int | None = None, filters: dict[str, Any] | None = None
+    ) -> SearchResponse:
+        """More like this: the nearest documents to one document's stored vector, itself excluded.
+
+        Raises:
+            IndexNotFoundError: no document has this id.
+            InvalidRequestError: ``k`` out of range or a bad filter.
+        """
+        t_start = time.perf_counter()
+        cfg = self.settings.search
+        k = cfg.k if k is None else k
+        if not 1 <= k <= cfg.max_k:
+            msg = f"field 'k': {k} is out of range; allowed 1..{cfg.max_k}"
+            raise InvalidRequestError(msg)
+        clauses = parse_filters(filters, self.template, max_filters=cfg.max_filters)
+        vec = self.backend.vector_of(doc_id)
+        if vec is None:
+            msg = f"document {doc_id!r} not found"
+            raise IndexNotFoundError(msg)
+        found = self.backend.vector(vec, k=k + 1, filters=clauses)
+        sources = self.backend.fetch([h.key for h in found])
+        space = self.template.vector.space_type
+        hits: list[dict[str, Any]] = []
+        for h in found:
+            if h.key not in sources or sources[h.key][0] == doc_id or len(hits) == k:
+                continue
+            cosine = cosine_from_score(h.score, space)
+            hits.append(
+                {
+                    "id": sources[h.key][0],
+                    "rank": len(hits) + 1,
+                    "score": h.score,
+                    "breakdown": {"vector": h.score, "vector_cosine": cosine, "fused": h.score},
+                    "source": sources[h.key][1],
+                }
+            )
+        return SearchResponse(
+            hits=hits,
+            mode_used="vector",
+            k=k,
+            candidates={"vector": len(found)},
+            timings_ms={"total": round((time.perf_counter() - t_start) * 1000, 3)},
+            top_vector_cosine=hits[0]["breakdown"]["vector_cosine"] if hits else None,
+        )
 
     def close(self) -> None:
         """Release the backend and the embedder's threads."""

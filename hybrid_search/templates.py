@@ -23,6 +23,7 @@ __all__ = [
     "FieldSpec",
     "IndexTemplate",
     "VectorSpec",
+    "check_vector_space",
     "default_templates_dir",
     "load_template",
     "parse_template",
@@ -92,6 +93,29 @@ class IndexTemplate:
     def source_fields(self) -> dict[str, FieldSpec]:
         """Top-level fields a document may carry (sub-fields are derived from their parent)."""
         return {p: f for p, f in self.fields.items() if "." not in p}
+
+
+def check_vector_space(template: IndexTemplate, embedder: Any) -> None:
+    """Refuse to index a model that keeps document magnitude in a space that erases or distorts it.
+
+    Such a model (``keeps_document_magnitude``, from ``hybrid-search train``) ranks by
+    ``|d| cos``: only ``innerproduct`` keeps that. ``cosinesimil`` divides the length away (the
+    OpenSearch faiss engine even normalises the stored vectors), ``l2`` ranks by distance.
+
+    Raises:
+        TemplateError: names the template's space type and the one required.
+    """
+    if not getattr(embedder, "keeps_document_magnitude", False):
+        return
+    space = template.vector.space_type
+    if space != "innerproduct":
+        msg = (
+            f"{template.path}: model {getattr(embedder, 'model_id', '?')!r} keeps document "
+            f"magnitude, so the vector field must use space_type 'innerproduct', not {space!r} "
+            "(cosinesimil would erase the learned length); use index_templates/"
+            "products-innerproduct.json (HYBRID_SEARCH_TEMPLATE=products-innerproduct)"
+        )
+        raise TemplateError(msg)
 
 
 def default_templates_dir() -> Path:

@@ -28,8 +28,15 @@ def _embedded(settings: Settings, template: IndexTemplate) -> SearchBackend:
     return EmbeddedBackend(settings.embedded.data_dir, template, settings.embedded)
 
 
+def _opensearch(settings: Settings, template: IndexTemplate) -> SearchBackend:
+    from hybrid_search.backends.opensearch.backend import OpenSearchBackend
+
+    return OpenSearchBackend(settings, template)
+
+
 BACKENDS: dict[str, Callable[[Settings, IndexTemplate], SearchBackend]] = {
     "embedded": _embedded,
+    "opensearch": _opensearch,
 }
 
 

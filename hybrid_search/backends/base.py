@@ -70,8 +70,19 @@ class SearchBackend(Protocol):
         """One document's source by id."""
         ...
 
-    def lexical(self, text: str, *, k: int, filters: list[FilterClause]) -> list[Hit]:
-        """BM25 candidates, best first."""
+    def vector_of(self, doc_id: str) -> np.ndarray | None:
+        """The stored embedding of one document (float32, as indexed), or None if absent."""
+        ...
+
+    def lexical(
+        self, text: str, *, k: int, filters: list[FilterClause], fuzzy: bool = False
+    ) -> list[Hit]:
+        """BM25 candidates, best first.
+
+        ``fuzzy`` matches each term within OpenSearch's ``fuzziness: AUTO`` edit distance
+        (0 edits up to 2 characters, 1 up to 5, 2 beyond): the typo-tolerant retry. The embedded
+        engine expands only terms its index does not know (a known term is spelt as indexed).
+        """
         ...
 
     def vector(self, embedding: np.ndarray, *, k: int, filters: list[FilterClause]) -> list[Hit]:

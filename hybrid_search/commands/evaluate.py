@@ -1,10 +1,143 @@
-"""`hybrid-search` commands for this room (filled in by its issue)."""
+"""`hybrid-search eval` and `hybrid-search tune`: relevance on a BEIR-layout dataset.
+
+``eval`` indexes the dataset (vectors cached), runs every mode through the Searcher and writes
+``results.json``, ``results.md`` and ``ndcg.png`` to ``--out``. ``tune`` searches the fusion
+weights, the gate τ, the normalisation, the candidate depth and the query-adaptive fusion slope
+on the train queries only, then reports the best setting and the default on the held-out queries.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 from typing import Any
+
+__all__ = ["register"]
+
+
+def _out(text: str, *, err: bool = False) -> None:
+    (sys.stderr if err else sys.stdout).write(text + "\n")
+
+
+def _dataset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", type=Path, required=True, help="BEIR directory")
+    p.add_argument(
+        "--text-fields",
+        help="comma-separated corpus fields that make the document text (default: title,text)",
+    )
+    p.add_argument("--min-judgments", type=int, default=1, help="queries with fewer are skipped")
+    p.add_argument("--sample", type=int, help="held-out size: a seeded sample of the queries")
+    p.add_argument("--train-sample", type=int, help="train size (default: as many as eligible)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--cache-dir", type=Path, help="vectors and index cache (default: DATA_DIR/eval-cache)"
+    )
+    p.add_argument("--out", type=Path, required=True, help="folder for the results")
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add this group's subcommands to the top-level parser."""
+    """Add ``eval`` and ``tune`` to the top-level parser."""
+    ev = sub.add_parser("eval", help="relevance metrics of every mode on a BEIR dataset")
+    _dataset_args(ev)
+    ev.add_argument(
+        "--split",
+        choices=["all", "train", "heldout"],
+        default="heldout",
+        help="which queries (heldout = the --sample; all = every eligible query)",
+    )
+    ev.add_argument("--modes", help="comma-separated mode names (default: all); see --list-modes")
+    ev.add_argument("--list-modes", action="store_true", help="print the mode names and exit")
+    ev.add_argument("--baseline", default="lexical", help="mode the others are tested against")
+    ev.add_argument("--also-against", default="", help="comma-separated further baseline modes")
+    ev.add_argument("--candidates", type=int, default=100, help="window per leg of fixed modes")
+    ev.add_argument("--no-chart", action="store_true")
+    ev.set_defaults(handler=_eval)
+
+    tune = sub.add_parser("tune", help="tune fusion on train queries, report held-out")
+    _dataset_args(tune)
+    tune.add_argument("--candidates", type=int, default=100, help="window per leg to replay")
+    tune.set_defaults(handler=_tune)
+
+
+def _fields(args: argparse.Namespace) -> list[str] | None:
+    if not args.text_fields:
+        return None
+    return [f.strip() for f in args.text_fields.split(",") if f.strip()]
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from hybrid_search.cli import EXIT_OK, EXIT_USAGE, settings_from_args
+    from hybrid_search.evaluation.runner import default_modes
+    from hybrid_search.evaluation.session import QuerySplit, open_session
+
+    modes = default_modes(candidates=args.candidates)
+    if args.list_modes:
+        for spec in modes:
+            _out(f"{spec.name}\t{json.dumps(dict(spec.request))}")
+        return EXIT_OK
+    if args.modes:
+        wanted = [m.strip() for m in args.modes.split(",") if m.strip()]
+        known = {m.name: m for m in modes}
+        unknown = [m for m in wanted if m not in known]
+        if unknown:
+            _out(f"error: --modes {unknown} unknown; allowed: {sorted(known)}", err=True)
+            return EXIT_USAGE
+        modes = [known[m] for m in wanted]
+    also = [b.strip() for b in args.also_against.split(",") if b.strip()]
+    for b in (args.baseline, *also):
+        if b not in {m.name for m in modes}:
+            names = [m.name for m in modes]
+            _out(f"error: baseline {b!r} is not among the modes {names}", err=True)
+            return EXIT_USAGE
+    settings = settings_from_args(args)
+    split = QuerySplit(args.min_judgments, args.sample, args.train_sample, args.seed)
+    session = open_session(
+        settings, args.dataset, text_fields=_fields(args), cache_dir=args.cache_dir
+    )
+    try:
+        qids = split.ids(session.dataset, args.split)
+        results = session.run(modes, qids)
+        embedder = session.searcher.embedder
+        meta = {
+            "split": args.split,
+            "queries": len(qids),
+            "min_judgments": args.min_judgments,
+            "sample": args.sample,
+            "seed": args.seed,
+            "embedder": f"{embedder.model_id} ({embedder.runtime})",
+            "command": "hybrid-search " + " ".join(sys.argv[1:]),
+        }
+        paths = session.report(
+            results,
+            args.out,
+            baseline=args.baseline,
+            meta=meta,
+            chart=not args.no_chart,
+            also=also,
+        )
+    finally:
+        session.close()
+    _out(paths["markdown"].read_text(encoding="utf-8"))
+    return EXIT_OK
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from hybrid_search.cli import EXIT_OK, settings_from_args
+    from hybrid_search.evaluation.session import QuerySplit, open_session
+    from hybrid_search.evaluation.tuning import tune
+
+    settings = settings_from_args(args)
+    split = QuerySplit(args.min_judgments, args.sample, args.train_sample, args.seed)
+    session = open_session(
+        settings, args.dataset, text_fields=_fields(args), cache_dir=args.cache_dir
+    )
+    try:
+        report = tune(session, split, candidates=args.candidates)
+    finally:
+        session.close()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "tune.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    _out(json.dumps(report["best"], indent=2))
+    return EXIT_OK

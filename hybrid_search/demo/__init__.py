@@ -8,12 +8,20 @@ fields match the ``products`` index template, minus the embedding. It is the out
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["catalogue_path", "load_catalogue"]
+if TYPE_CHECKING:
+    from hybrid_search.config import Settings
+    from hybrid_search.hits import IngestReport
+    from hybrid_search.searcher import Searcher
+
+__all__ = ["catalogue_path", "demo_settings", "load_catalogue", "open_demo_index"]
 
 
 def catalogue_path() -> Path:
@@ -33,3 +41,61 @@ def load_catalogue() -> list[dict[str, Any]]:
     """
     with catalogue_path().open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The same settings with the embedded index moved to ``<data_dir>/demo``."""
+    data_dir = Path(settings.embedded.data_dir) / "demo"
+    embedded = settings.embedded.model_copy(update={"data_dir": data_dir})
+    return settings.model_copy(update={"embedded": embedded})
+
+
+def open_demo_index(
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    progress: bool = True,
+    announce: Callable[[str], None] | None = None,
+) -> tuple[Searcher, IngestReport | None]:
+    """Open the demo index in ``settings.embedded.data_dir``, building it first if needed.
+
+    The index is rebuilt when ``rebuild`` is set or the shipped catalogue changed since it was
+    built (a digest is kept beside it). ``announce`` is told before a build starts.
+
+    Returns:
+        The Searcher over the demo index (the caller closes it) and the ingest report of the
+        build, or None when the index was already there. A report with failures leaves the
+        index unmarked, so the next call rebuilds it.
+
+    Raises:
+        HybridSearchError: the model or the index could not be opened.
+    """
+    from hybrid_search.ingest import index_documents
+    from hybrid_search.searcher import Searcher
+
+    data_dir = Path(settings.embedded.data_dir)
+    digest = hashlib.sha256(catalogue_path().read_bytes()).hexdigest()[:16]
+    marker = data_dir / "demo-catalogue.sha"
+    stale = rebuild or not marker.exists() or marker.read_text().strip() != digest
+    if stale and data_dir.exists():
+        shutil.rmtree(data_dir)
+    searcher = Searcher.from_settings(settings)
+    if marker.exists():
+        return searcher, None
+    try:
+        catalogue = load_catalogue()
+        if announce is not None:
+            announce(f"indexing {len(catalogue)} demo products into {data_dir} ...")
+        report = index_documents(
+            ((f"item {i}", d) for i, d in enumerate(catalogue)),
+            template=searcher.template,
+            embedder=searcher.embedder,
+            backend=searcher.backend,
+            progress=progress,
+        )
+    except BaseException:
+        searcher.close()
+        raise
+    if report.ok:
+        marker.write_text(digest)
+    return searcher, report

@@ -35,7 +35,8 @@ class ModelFiles:
         if self.path is None:
             return hashlib.sha256(self.model_id.encode()).hexdigest()[:16]
         h = hashlib.sha256(self.model_id.encode())
-        for name in ("config.json", "modules.json", "tokenizer.json"):
+        # magnitude.json holds the weights' sha256, so two fine-tunes get distinct ONNX caches.
+        for name in ("config.json", "modules.json", "tokenizer.json", "magnitude.json"):
             f = self.path / name
             if f.exists():
                 h.update(f.read_bytes())

@@ -435,10 +435,15 @@ class EmbeddedBackend:
             self._build_graph()
 
     # ----------------------------------------------------------------- reading
-    def lexical(self, text: str, *, k: int, filters: list[FilterClause]) -> list[Hit]:
-        """BM25 (``multi_match`` best_fields) candidates with filters, best first."""
+    def lexical(
+        self, text: str, *, k: int, filters: list[FilterClause], fuzzy: bool = False
+    ) -> list[Hit]:
+        """BM25 (``multi_match`` best_fields) candidates with filters, best first.
+
+        ``fuzzy``: terms the index does not know match their closest known terms instead.
+        """
         snap = self._open()
-        text_query = self.lex.text_query(text)
+        text_query = self.lex.text_query(text, snap.searcher if fuzzy else None)
         if text_query is None:
             return []
         query = self.lex.combine(text_query, self.lex.filter_query(filters))
@@ -527,6 +532,22 @@ class EmbeddedBackend:
             return None
         found = self.fetch([key])
         return found[key][1] if key in found else None
+
+    def vector_of(self, doc_id: str) -> np.ndarray | None:
+        """One document's stored vector (unit length for cosinesimil), or None."""
+        snap = self._open()
+        key = self._id_to_key.get(doc_id)
+        if key is None or key >= snap.rows.n or not snap.alive[key]:
+            return None
+        return np.array(snap.rows.vectors[key], dtype=np.float32)
+
+    def vector_norms(self, keys: Sequence[Hashable]) -> np.ndarray:
+        """L2 norms of the stored vectors of row keys: a magnitude-keeping model's document
+        lengths, which the confidence gate divides out of the inner product."""
+        snap = self._open()
+        rows = np.asarray([int(k) for k in keys], dtype=np.int64)  # type: ignore[call-overload]
+        norms: np.ndarray = np.linalg.norm(snap.rows.vectors[rows], axis=1)
+        return norms
 
     def count(self) -> int:
         """Live documents."""

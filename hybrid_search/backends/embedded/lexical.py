@@ -29,6 +29,7 @@ KEY_FIELD = "_key"
 SOURCE_FIELD = "_source"
 _ANALYZER = "hs_english"
 _STANDARD = "hs_standard"
+_MAX_EXPANSIONS = 3
 
 
 def _tantivy_name(path: str) -> str:
@@ -43,6 +44,58 @@ def _build_analyzer(english: bool) -> Any:
         builder = builder.filter(tantivy.Filter.stopword("english"))
         builder = builder.filter(tantivy.Filter.stemmer("english"))
     return builder.build()
+
+
+def fuzziness_auto(term: str) -> int:
+    """OpenSearch's ``fuzziness: AUTO``: 0 edits up to 2 characters, 1 up to 5, 2 beyond."""
+    return 0 if len(term) <= 2 else 1 if len(term) <= 5 else 2
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance (a transposition is one edit), or ``limit + 1``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], before[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        before, prev = prev, cur
+    return prev[-1]
+
+
+def _fuzzy_clause(searcher: Any, schema: Any, field: str, term: str) -> Any | None:
+    """An unknown (misspelt) term as the dis_max of its closest known terms, BM25-scored.
+
+    Like Lucene's fuzzy rewrite: terms within ``fuzziness_auto`` edits that share the first
+    character (``prefix_length`` 1), closest first then most frequent, at most
+    ``_MAX_EXPANSIONS``, each boosted by ``1 - edits / len(term)``. Tantivy's own fuzzy query
+    gives every match the same constant score, which ranks typo matches at random.
+    """
+    limit = fuzziness_auto(term)
+    if limit == 0:
+        return None
+    found = []
+    for known, count in searcher.terms_with_prefix(field, term[0]):
+        edits = _edit_distance(term, known, limit)
+        if edits <= limit:
+            found.append((edits, -count, known))
+    if not found:
+        return None
+    found.sort()
+    return tantivy.Query.disjunction_max_query(
+        [
+            tantivy.Query.boost_query(
+                tantivy.Query.term_query(schema, field, known), 1.0 - edits / len(term)
+            )
+            for edits, _, known in found[:_MAX_EXPANSIONS]
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -119,9 +172,11 @@ class LexicalSchema:
         """The terms a text produces under one of the field analyzers."""
         return list(self.analyzers[analyzer].analyze(text))
 
-    def text_query(self, text: str) -> Any | None:
+    def text_query(self, text: str, fuzzy_searcher: Any | None = None) -> Any | None:
         """``multi_match`` best_fields: dis_max over fields of OR-ed, boosted term queries.
 
+        With ``fuzzy_searcher`` (the typo-tolerant query), a term the field's vocabulary does not
+        hold is replaced by the dis_max of its closest known terms (see ``_fuzzy_clause``).
         Returns None when the text has no searchable terms (only stop words or punctuation).
         """
         per_field = []
@@ -131,10 +186,15 @@ class LexicalSchema:
             if not terms:
                 continue
             unique = list(dict.fromkeys(terms))
-            clauses = [
-                (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, name, t))
-                for t in unique
-            ]
+            clauses = []
+            for t in unique:
+                term: Any | None = tantivy.Query.term_query(self.schema, name, t)
+                if fuzzy_searcher is not None and not fuzzy_searcher.doc_freq(name, t):
+                    term = _fuzzy_clause(fuzzy_searcher, self.schema, name, t)
+                if term is not None:
+                    clauses.append((tantivy.Occur.Should, term))
+            if not clauses:
+                continue
             query = tantivy.Query.boolean_query(clauses)
             boost = self.template.lexical_fields[path]
             per_field.append(tantivy.Query.boost_query(query, boost) if boost != 1.0 else query)

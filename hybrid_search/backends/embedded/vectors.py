@@ -52,7 +52,8 @@ def build_hnsw(
 ) -> HnswGraph:
     """Build an HNSW graph over the alive rows of ``vectors`` (ids = row numbers)."""
     dim = vectors.shape[1]
-    inner = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, m, _metric(space_type))
+    qtype = faiss.ScalarQuantizer.QT_8bit
+    inner = faiss.IndexHNSWSQ(dim, qtype, m, _metric(space_type))  # type: ignore[arg-type]
     inner.hnsw.efConstruction = ef_construction
     index = faiss.IndexIDMap(inner)
     rows = np.flatnonzero(alive).astype(np.int64)

@@ -1,0 +1,261 @@
+"""``create_app(settings)``: the FastAPI sidecar, its error contract and its playground.
+
+Every failure answers ``{"error": {"type", "message", "detail"}}`` with the status from
+``ERROR_STATUS`` (FastAPI's own validation errors answer 400, not 422). Anything unexpected is a
+500 carrying the request id, logged with its traceback. Routes live in ``routes.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hybrid_search.api.errors import ApiError, error_response
+from hybrid_search.api.middleware import RequestContextMiddleware
+from hybrid_search.api.routes import router
+from hybrid_search.config import Settings, load_settings
+from hybrid_search.errors import (
+    BackendError,
+    BackendUnavailableError,
+    ConfigError,
+    EmbedderError,
+    HybridSearchError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    InvalidRequestError,
+    MissingDependencyError,
+    ModelMismatchError,
+    TemplateError,
+)
+from hybrid_search.searcher import Searcher
+
+__all__ = ["ERROR_STATUS", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+#: Error class -> (HTTP status, error type). The first matching row wins (subclasses first).
+ERROR_STATUS: tuple[tuple[type[HybridSearchError], int, str], ...] = (
+    (InvalidRequestError, 400, "invalid_request"),
+    (IndexNotFoundError, 404, "not_found"),
+    (ModelMismatchError, 409, "model_mismatch"),
+    (BackendError, 502, "backend_error"),
+    (BackendUnavailableError, 503, "backend_unavailable"),
+    (EmbedderError, 503, "embedder_unavailable"),
+    (IndexCorruptError, 503, "index_corrupt"),
+    (ConfigError, 500, "config_error"),
+    (TemplateError, 500, "template_error"),
+    (MissingDependencyError, 500, "missing_dependency"),
+)
+
+_STATIC = Path(str(files("hybrid_search.api") / "static"))
+
+
+def _request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "") or "-")
+
+
+def _status_of(exc: HybridSearchError) -> tuple[int, str]:
+    if isinstance(exc, ApiError):
+        return exc.status, exc.type
+    for cls, status, type_ in ERROR_STATUS:
+        if isinstance(exc, cls):
+            return status, type_
+    return 500, "internal_error"
+
+
+async def _hybrid_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HybridSearchError)  # narrowing: registered for this class only
+    status, type_ = _status_of(exc)
+    detail = exc.detail if isinstance(exc, ApiError) else None
+    headers = {"www-authenticate": "Bearer"} if status == 401 else None
+    if status >= 500:
+        logger.warning("%s %s -> %d %s: %s", request.method, request.url.path, status, type_, exc)
+        detail = {"request_id": _request_id(request), **(detail or {})}
+    return error_response(status, type_, str(exc), detail, headers)
+
+
+def _short(value: Any, limit: int = 100) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        where = ".".join(loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)
+        kind = err.get("type", "")
+        name = f"field '{where}'" if where else "request body"
+        value = err.get("input")
+        if kind == "json_invalid":
+            cause = (err.get("ctx") or {}).get("error", "")
+            message = f"request body is not valid JSON: {cause} at position {where or 0}"
+        elif not where and isinstance(value, bytes | str):
+            message = "request body: send a JSON object with 'Content-Type: application/json'"
+        elif kind == "missing":
+            message = f"{name} is required"
+        elif kind == "extra_forbidden":
+            message = f"{name} is not a known field ({_short(value)})"
+        else:
+            message = f"{name}: {_short(value)} is invalid: {err['msg']}"
+        problems.append({"field": where, "type": kind, "message": message})
+    first = problems[0]["message"] if problems else "invalid request"
+    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+    return error_response(400, "invalid_request", first + more, problems)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        type_, message = "not_found", f"no route {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        type_ = "method_not_allowed"
+        message = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        type_, message = "http_error", str(exc.detail)
+    return error_response(exc.status_code, type_, message, None, headers or None)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request_id = _request_id(request)
+    logger.error(
+        "%s %s failed (request id %s)",
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+    )
+    return error_response(
+        500,
+        "internal_error",
+        f"internal error; quote request id {request_id} when reporting it",
+        {"request_id": request_id},
+        {"x-request-id": request_id},
+    )
+
+
+def _warm_up(app: FastAPI) -> None:
+    """Load the embedding model in the background; ``/readyz`` answers 503 until it is done."""
+    state = app.state
+    try:
+        _ = state.searcher.encoder
+    except HybridSearchError as exc:
+        state.model_error = str(exc)
+        logger.warning("the embedding model did not load: %s", exc)
+    finally:
+        state.model_ready.set()
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state = app.state
+    # Open the index before serving (a missing one is reported by /readyz, not fatal: the first
+    # POST /v1/documents creates it), then load the model without holding up liveness.
+    health = await run_in_threadpool(state.searcher.backend.health)
+    if not health.ok:
+        logger.warning("index not open yet: %s", health.detail.get("error"))
+    if state.warm_up:
+        threading.Thread(target=_warm_up, args=(app,), name="model-warm-up", daemon=True).start()
+    else:
+        state.model_ready.set()
+    try:
+        yield
+    finally:
+        if state.owns_searcher:
+            await run_in_threadpool(state.searcher.close)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The schema with FastAPI's default 422 replaced by our 400 error contract."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        for path in schema.get("paths", {}).values():
+            for op in path.values():
+                responses = op.get("responses", {})
+                if responses.pop("422", None) is not None and "400" not in responses:
+                    responses["400"] = {
+                        "description": "bad input: field, value and what is allowed",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ErrorResponse"}
+                            }
+                        },
+                    }
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    searcher: Searcher | None = None,
+    warm_up: bool = True,
+) -> FastAPI:
+    """Build the sidecar app.
+
+    Args:
+        settings: the settings (``load_settings()`` when None).
+        searcher: serve this Searcher (the caller closes it); by default one is built from the
+            settings and closed at shutdown.
+        warm_up: load the embedding model in the background at startup.
+
+    Raises:
+        ConfigError: invalid settings.
+    """
+    settings = settings or load_settings()
+    app = FastAPI(
+        title="hybrid_search",
+        version="1",
+        summary="Hybrid (BM25 + vector) product search sidecar",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.owns_searcher = searcher is None
+    app.state.searcher = searcher or Searcher.from_settings(settings)
+    app.state.warm_up = warm_up
+    app.state.model_ready = threading.Event()
+    app.state.model_error = None
+
+    app.add_exception_handler(HybridSearchError, _hybrid_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.api.max_body_bytes)
+    if settings.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+            max_age=600,
+        )
+    app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    async def playground() -> FileResponse:
+        return FileResponse(_STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=_STATIC), name="static")
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    if settings.api.api_key is None:
+        logger.warning("no API key configured (HYBRID_SEARCH_API__API_KEY): writes are open")
+    return app

@@ -1,0 +1,292 @@
+"""The versioned routes: thin wrappers over the Searcher and the ingest path.
+
+Routes that search, embed or touch the index are plain ``def``: FastAPI runs them in its
+threadpool, so CPU-bound work never blocks the event loop. Key checks are ``async`` (no I/O).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel
+
+from hybrid_search.api.errors import NotReadyError, UnauthorizedError
+from hybrid_search.api.schemas import (
+    DeleteResponse,
+    DocumentResponse,
+    DocumentsRequest,
+    DocumentsResponse,
+    ErrorResponse,
+    HealthResponse,
+    InfoResponse,
+    ItemResult,
+    ReadyResponse,
+)
+from hybrid_search.config import Settings
+from hybrid_search.errors import HybridSearchError, IndexNotFoundError, InvalidRequestError
+from hybrid_search.hits import IngestReport
+from hybrid_search.ingest import index_documents
+from hybrid_search.searcher import CommercialOverrides, Searcher, SearchRequest, SearchResponse
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "bad input: field, value and what is allowed"},
+    401: {"model": ErrorResponse, "description": "missing or wrong API key"},
+    404: {"model": ErrorResponse, "description": "no such document or index"},
+    413: {"model": ErrorResponse, "description": "request body too large"},
+    503: {"model": ErrorResponse, "description": "backend or model unavailable"},
+}
+DocId = Annotated[str, Path(min_length=1, max_length=512, description="the document id")]
+
+
+def _searcher(request: Request) -> Searcher:
+    searcher: Searcher = request.app.state.searcher
+    return searcher
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _check_key(request: Request, *, write: bool) -> None:
+    api = _settings(request).api
+    if api.api_key is None or not (write or api.read_requires_key):
+        return
+    auth = request.headers.get("authorization", "")
+    given = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("x-api-key")
+    expected = api.api_key.get_secret_value().encode()
+    if given is None or not hmac.compare_digest(given.encode(), expected):
+        what = "writes" if write else "reads"
+        msg = (
+            f"{what} need the API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+            + ("" if given is None else " (the key sent is wrong)")
+        )
+        raise UnauthorizedError(msg)
+
+
+async def require_read(request: Request) -> None:
+    """Reads are open unless ``api.read_requires_key``."""
+    _check_key(request, write=False)
+
+
+async def require_write(request: Request) -> None:
+    """Writes need the key whenever one is configured."""
+    _check_key(request, write=True)
+
+
+Read = [Depends(require_read)]
+Write = [Depends(require_write)]
+
+
+@router.post("/v1/search", response_model=SearchResponse, dependencies=Read, responses=_ERRORS)
+def search(body: SearchRequest, request: Request) -> SearchResponse:
+    """Hybrid search: legs, confidence gate, fusion, commercial stage, per-hit breakdown."""
+    return _searcher(request).search(body)
+
+
+@router.get(
+    "/v1/similar/{doc_id:path}",
+    response_model=SearchResponse,
+    dependencies=Read,
+    responses=_ERRORS,
+)
+def similar(
+    doc_id: DocId,
+    request: Request,
+    k: Annotated[int | None, Query(ge=1, description="hits to return")] = None,
+    filters: Annotated[
+        str | None, Query(description='a JSON object, e.g. {"in_stock": true}')
+    ] = None,
+) -> SearchResponse:
+    """More like this: nearest documents by the stored vector, the document itself excluded."""
+    parsed: Any = None
+    if filters:
+        try:
+            parsed = json.loads(filters)
+        except json.JSONDecodeError as exc:
+            msg = f"field 'filters': {filters[:100]!r} is not JSON ({exc.msg}); send a JSON object"
+            raise InvalidRequestError(msg) from exc
+    return _searcher(request).similar(doc_id, k=k, filters=parsed)
+
+
+def _item_report(documents: list[Any], report: IngestReport, id_field: str) -> DocumentsResponse:
+    # index_documents labels a failure by the document's id when it has a string one, else by
+    # the "item N" position we gave it; match them back in request order.
+    pending: dict[str, list[str]] = {}
+    for label, reason in report.failed:
+        pending.setdefault(label, []).append(reason)
+    items: list[ItemResult] = []
+    for i, raw in enumerate(documents):
+        has_id = isinstance(raw, dict) and isinstance(raw.get(id_field), str) and raw[id_field]
+        doc_id = str(raw[id_field]) if has_id else None
+        reasons = pending.get(doc_id or f"item {i}")
+        if reasons:
+            items.append(ItemResult(index=i, id=doc_id, status="failed", reason=reasons.pop(0)))
+        else:
+            items.append(ItemResult(index=i, id=doc_id, status="indexed"))
+    for label, reasons in pending.items():  # never expected: reported rather than lost
+        items += [ItemResult(index=None, id=label, status="failed", reason=r) for r in reasons]
+    failed = sum(item.status == "failed" for item in items)
+    return DocumentsResponse(errors=failed > 0, indexed=report.indexed, failed=failed, items=items)
+
+
+@router.post(
+    "/v1/documents", response_model=DocumentsResponse, dependencies=Write, responses=_ERRORS
+)
+def upsert_documents(body: DocumentsRequest, request: Request) -> DocumentsResponse:
+    """Bulk upsert: validate, embed and index; every document is indexed or failed with why."""
+    settings = _settings(request)
+    limit = settings.api.max_documents
+    if not 1 <= len(body.documents) <= limit:
+        msg = (
+            f"field 'documents': {len(body.documents)} documents; send 1..{limit} per request "
+            "(HYBRID_SEARCH_API__MAX_DOCUMENTS)"
+        )
+        raise InvalidRequestError(msg)
+    searcher = _searcher(request)
+    report = index_documents(
+        ((f"item {i}", doc) for i, doc in enumerate(body.documents)),
+        template=searcher.template,
+        embedder=searcher.embedder,
+        backend=searcher.backend,
+        embed_batch_size=settings.embedding.batch_size,
+    )
+    return _item_report(body.documents, report, searcher.template.id_field)
+
+
+@router.get(
+    "/v1/documents/{doc_id:path}",
+    response_model=DocumentResponse,
+    dependencies=Read,
+    responses=_ERRORS,
+)
+def get_document(doc_id: DocId, request: Request) -> DocumentResponse:
+    """One stored document by id."""
+    source = _searcher(request).backend.get(doc_id)
+    if source is None:
+        msg = f"document {doc_id!r} not found"
+        raise IndexNotFoundError(msg)
+    return DocumentResponse(id=doc_id, source=source)
+
+
+@router.delete(
+    "/v1/documents/{doc_id:path}",
+    response_model=DeleteResponse,
+    dependencies=Write,
+    responses=_ERRORS,
+)
+def delete_document(doc_id: DocId, request: Request) -> DeleteResponse:
+    """Delete one document by id (404 if it does not exist)."""
+    if _searcher(request).backend.delete([doc_id]) == 0:
+        msg = f"document {doc_id!r} not found"
+        raise IndexNotFoundError(msg)
+    return DeleteResponse(id=doc_id, deleted=True)
+
+
+@router.get("/healthz", response_model=HealthResponse)
+def healthz(request: Request) -> HealthResponse:
+    """Liveness: 200 while the process answers; the backend's state is reported, not judged."""
+    health = _searcher(request).backend.health()
+    return HealthResponse(status="ok", backend={"ok": health.ok, **health.detail})
+
+
+def _model_state(request: Request) -> str | None:
+    """The embedder as ``model (runtime)`` once warm-up loaded it, else None."""
+    state = request.app.state
+    if not state.model_ready.is_set() or state.model_error is not None:
+        return None
+    embedder = _searcher(request).embedder
+    return f"{embedder.model_id} ({embedder.runtime})"
+
+
+@router.get("/readyz", response_model=ReadyResponse, responses={503: _ERRORS[503]})
+def readyz(request: Request) -> ReadyResponse:
+    """Readiness: 200 once the model is loaded and the index is open, else 503 with the checks."""
+    state = request.app.state
+    searcher = _searcher(request)
+    health = searcher.backend.health()
+    checks: dict[str, Any] = {"index": health.detail}
+    problems = [] if health.ok else [f"index: {health.detail.get('error')}"]
+    if not state.model_ready.is_set():
+        checks["model"] = "loading"
+        problems.append("model: loading")
+    elif state.model_error is not None:
+        checks["model"] = f"failed: {state.model_error}"
+        problems.append(f"model: {state.model_error}")
+    else:
+        checks["model"] = _model_state(request)
+        if health.ok:
+            try:
+                searcher.check_model()
+            except HybridSearchError as exc:
+                checks["model"] = f"mismatch: {exc}"
+                problems.append(f"model: {exc}")
+    if problems:
+        raise NotReadyError("not ready: " + "; ".join(problems), detail=checks)
+    return ReadyResponse(status="ready", checks=checks)
+
+
+def _bounds(model: type[BaseModel], prefix: str = "") -> dict[str, list[float | None]]:
+    out: dict[str, list[float | None]] = {}
+    for name, info in model.model_fields.items():
+        lo = hi = None
+        for meta in info.metadata:
+            lo = getattr(meta, "ge", getattr(meta, "gt", lo))
+            hi = getattr(meta, "le", getattr(meta, "lt", hi))
+        if lo is not None or hi is not None:
+            out[prefix + name] = [lo, hi]
+    return out
+
+
+@router.get("/v1/info", response_model=InfoResponse, dependencies=Read)
+def info(request: Request) -> InfoResponse:
+    """Filterable fields, defaults, limits and the bounds of every tunable parameter."""
+    settings = _settings(request)
+    searcher = _searcher(request)
+    template = searcher.template
+    try:
+        documents: int | None = searcher.backend.count()
+    except HybridSearchError:
+        documents = None
+    cfg = settings.search
+    defaults = cfg.model_dump(
+        include={
+            "k",
+            "mode",
+            "normalization",
+            "combination",
+            "lexical_weight",
+            "vector_weight",
+            "rank_constant",
+            "min_vector_cosine",
+            "candidates",
+            "fuzzy",
+            "adaptive_fusion",
+        }
+    )
+    defaults["commercial"] = settings.commercial.model_dump()
+    return InfoResponse(
+        backend=searcher.backend.name,
+        documents=documents,
+        template=template.name,
+        id_field=template.id_field,
+        embedder=_model_state(request),
+        filters=[{"field": f, "kind": template.fields[f].kind} for f in template.filter_fields],
+        defaults=defaults,
+        limits={
+            "max_k": cfg.max_k,
+            "max_page": cfg.max_page,
+            "max_query_chars": cfg.max_query_chars,
+            "max_filters": cfg.max_filters,
+            "max_body_bytes": settings.api.max_body_bytes,
+            "max_documents": settings.api.max_documents,
+        },
+        bounds={**_bounds(SearchRequest), **_bounds(CommercialOverrides, "commercial.")},
+    )

@@ -1,0 +1,210 @@
+"""Pure builders of the administrative bodies: index template, versioned index, pipelines,
+stored script, bulk lines and the atomic alias swap.
+
+Names follow the alias (``products``): indices ``products-v1``, ``products-v2``...; the index
+template ``products``; the search pipelines ``products-hybrid-minmax`` (normalization-processor)
+and ``products-hybrid-rrf`` (score-ranker-processor); the stored script ``products-commercial``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hybrid_search.config import SearchSettings
+from hybrid_search.errors import ConfigError
+from hybrid_search.templates import IndexTemplate
+
+__all__ = [
+    "Names",
+    "alias_swap_body",
+    "bulk_delete_lines",
+    "bulk_index_lines",
+    "create_index_body",
+    "index_meta",
+    "pipeline_bodies",
+    "script_body",
+    "template_body",
+    "weights_of",
+]
+
+META_KEY = "hybrid_search"
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every name the backend uses on the cluster, derived from the alias."""
+
+    alias: str
+
+    def index(self, version: int) -> str:
+        """The versioned index behind the alias."""
+        return f"{self.alias}-v{version}"
+
+    def version_of(self, index: str) -> int | None:
+        """The version number of one of this alias's indices, else None."""
+        match = re.fullmatch(re.escape(self.alias) + r"-v(\d+)", index)
+        return int(match.group(1)) if match else None
+
+    @property
+    def template(self) -> str:
+        """The ``_index_template`` name."""
+        return self.alias
+
+    @property
+    def pattern(self) -> str:
+        """The template's index pattern (only this alias's versioned indices)."""
+        return f"{self.alias}-v*"
+
+    @property
+    def minmax_pipeline(self) -> str:
+        """Score-based fusion pipeline (normalization-processor)."""
+        return f"{self.alias}-hybrid-minmax"
+
+    @property
+    def rrf_pipeline(self) -> str:
+        """Rank-based fusion pipeline (score-ranker-processor, RRF)."""
+        return f"{self.alias}-hybrid-rrf"
+
+    @property
+    def script(self) -> str:
+        """The stored painless commercial script."""
+        return f"{self.alias}-commercial"
+
+
+def template_body(template: IndexTemplate, names: Names) -> dict[str, Any]:
+    """The ``_index_template`` body: the template file, its pattern bound to this alias."""
+    body = copy.deepcopy(template.body)
+    body["index_patterns"] = [names.pattern]
+    meta = body.setdefault("_meta", {})
+    meta["hybrid_search_digest"] = template.digest
+    return body
+
+
+def index_meta(template: IndexTemplate, *, model_id: str, dimension: int) -> dict[str, Any]:
+    """What is stored in the index mapping's ``_meta``: the model and the template digest."""
+    return {
+        "model_id": model_id,
+        "dimension": dimension,
+        "template": template.name,
+        "template_digest": template.digest,
+        "space_type": template.vector.space_type,
+    }
+
+
+def create_index_body(
+    template: IndexTemplate, *, model_id: str, dimension: int, alias: str | None = None
+) -> dict[str, Any]:
+    """Create one index version with the template's settings and mappings spelled out.
+
+    The body repeats the template (an index never depends on which template matched it) and adds
+    the model id and template digest to ``mappings._meta``. With ``alias`` the alias is attached
+    in the same call (the first version: never an index without its alias).
+    """
+    inner = template.body.get("template", {})
+    mappings = copy.deepcopy(inner.get("mappings", {}))
+    mappings["_meta"] = {
+        **mappings.get("_meta", {}),
+        META_KEY: index_meta(template, model_id=model_id, dimension=dimension),
+    }
+    body: dict[str, Any] = {
+        "settings": copy.deepcopy(inner.get("settings", {})),
+        "mappings": mappings,
+    }
+    if alias is not None:
+        body["aliases"] = {alias: {}}
+    return body
+
+
+def weights_of(search: SearchSettings) -> list[float]:
+    """[lexical, vector] weights as JSON floats summing to 1 (neural-search requires it).
+
+    Raises:
+        ConfigError: both weights are zero.
+    """
+    total = search.lexical_weight + search.vector_weight
+    if total <= 0:
+        msg = "HYBRID_SEARCH_SEARCH__LEXICAL_WEIGHT and __VECTOR_WEIGHT are both 0"
+        raise ConfigError(msg)
+    lexical = round(search.lexical_weight / total, 6)
+    return [float(lexical), float(round(1.0 - lexical, 6))]
+
+
+def pipeline_bodies(search: SearchSettings, names: Names) -> dict[str, dict[str, Any]]:
+    """The native-mode search pipelines, by name.
+
+    ``minmax``: normalization-processor with the configured normalization (RRF settings fall back
+    to min_max) and combination (arithmetic_mean when RRF is configured), weights in leg order
+    [lexical, vector]. ``rrf``: score-ranker-processor with ``rank_constant``; weights only when
+    they differ from an even split (RRF weights need 3.1+).
+
+    Raises:
+        ConfigError: z_score with another combination than arithmetic_mean.
+    """
+    weights = weights_of(search)
+    combination = "arithmetic_mean" if search.combination == "rrf" else search.combination
+    if search.normalization == "z_score" and combination != "arithmetic_mean":
+        msg = (
+            "HYBRID_SEARCH_SEARCH__NORMALIZATION=z_score needs "
+            f"HYBRID_SEARCH_SEARCH__COMBINATION=arithmetic_mean, got {combination!r}"
+        )
+        raise ConfigError(msg)
+    minmax = {
+        "description": f"hybrid_search: {search.normalization} + weighted {combination}",
+        "phase_results_processors": [
+            {
+                "normalization-processor": {
+                    "normalization": {"technique": search.normalization},
+                    "combination": {"technique": combination, "parameters": {"weights": weights}},
+                }
+            }
+        ],
+    }
+    rrf_combination: dict[str, Any] = {"technique": "rrf", "rank_constant": search.rank_constant}
+    if not math.isclose(weights[0], 0.5):
+        rrf_combination["parameters"] = {"weights": weights}
+    rrf = {
+        "description": "hybrid_search: reciprocal rank fusion (Cormack et al., SIGIR 2009)",
+        "phase_results_processors": [{"score-ranker-processor": {"combination": rrf_combination}}],
+    }
+    return {names.minmax_pipeline: minmax, names.rrf_pipeline: rrf}
+
+
+def script_body(source: str) -> dict[str, Any]:
+    """``PUT _scripts/<id>``: the painless commercial script."""
+    return {"script": {"lang": "painless", "source": source}}
+
+
+def bulk_index_lines(
+    index: str,
+    docs: Sequence[dict[str, Any]],
+    vectors: np.ndarray,
+    template: IndexTemplate,
+) -> list[dict[str, Any]]:
+    """``_bulk`` lines: ``index`` (upsert) each document with its vector, ``_id`` = its id field."""
+    lines: list[dict[str, Any]] = []
+    for doc, vector in zip(docs, vectors, strict=True):
+        source = dict(doc)
+        source[template.vector.name] = [float(x) for x in vector]
+        lines += [{"index": {"_index": index, "_id": str(doc[template.id_field])}}, source]
+    return lines
+
+
+def bulk_delete_lines(index: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """``_bulk`` delete actions."""
+    return [{"delete": {"_index": index, "_id": doc_id}} for doc_id in ids]
+
+
+def alias_swap_body(alias: str, new_index: str, old_index: str | None) -> dict[str, Any]:
+    """``POST _aliases``: move the alias in one atomic action list."""
+    actions: list[dict[str, Any]] = []
+    if old_index is not None:
+        actions.append({"remove": {"index": old_index, "alias": alias}})
+    actions.append({"add": {"index": new_index, "alias": alias}})
+    return {"actions": actions}

@@ -1,0 +1,363 @@
+"""Install and evolve what ``index_templates/`` describes on a cluster: bootstrap and reindex.
+
+``bootstrap`` is idempotent: each object (index template, search pipelines, stored script) is read
+back and only written when it differs; the first index version is created with its alias in one
+call. ``reindex`` builds the next version, re-embeds every document, verifies the count and moves
+the alias in one atomic ``_aliases`` call, so searches never see a half-built index.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hybrid_search.backends.base import IndexInfo
+from hybrid_search.backends.opensearch import admin, stage
+from hybrid_search.backends.opensearch.client import OpenSearchClient, Request, root_cause
+from hybrid_search.config import Settings
+from hybrid_search.documents import embedding_text, validate_document
+from hybrid_search.errors import (
+    BackendError,
+    HybridSearchError,
+    IndexNotFoundError,
+    ModelMismatchError,
+)
+from hybrid_search.hits import IngestReport
+from hybrid_search.templates import IndexTemplate
+
+__all__ = ["Bootstrapper", "ReindexReport", "Step"]
+
+logger = logging.getLogger(__name__)
+
+_RETRY_ITEM = 429
+
+
+@dataclass(frozen=True)
+class Step:
+    """What bootstrap did to one object: ``created``, ``updated``, ``unchanged``, ``skipped``."""
+
+    kind: str
+    name: str
+    action: str
+    detail: str = ""
+
+
+@dataclass
+class ReindexReport:
+    """The outcome of a reindex: the versions, the counts and every rejected document."""
+
+    old_index: str | None
+    new_index: str
+    source_count: int = 0
+    ingest: IngestReport = field(default_factory=IngestReport)
+    swapped: bool = False
+    dropped_old: bool = False
+
+
+class Bootstrapper:
+    """Cluster-side objects of one template behind one alias."""
+
+    def __init__(self, client: OpenSearchClient, template: IndexTemplate, settings: Settings):
+        self.client = client
+        self.template = template
+        self.settings = settings
+        self.names = admin.Names(settings.opensearch.index_alias)
+
+    # ----------------------------------------------------------- requests
+    def requests(self, *, model_id: str, dimension: int) -> list[tuple[str, Request]]:
+        """Every write bootstrap may send, labelled (``plan`` writes these)."""
+        names = self.names
+        out = [
+            (
+                "index_template",
+                Request(
+                    "PUT",
+                    f"/_index_template/{names.template}",
+                    admin.template_body(self.template, names),
+                ),
+            ),
+        ]
+        for name, body in admin.pipeline_bodies(self.settings.search, names).items():
+            out.append(("search_pipeline", Request("PUT", f"/_search/pipeline/{name}", body)))
+        source = stage.commercial_script_source(self.template)
+        out.append(
+            ("script", Request("PUT", f"/_scripts/{names.script}", admin.script_body(source)))
+        )
+        body = admin.create_index_body(
+            self.template, model_id=model_id, dimension=dimension, alias=names.alias
+        )
+        out.append(("create_index", Request("PUT", f"/{names.index(1)}", body)))
+        return out
+
+    # ----------------------------------------------------------- bootstrap
+    def _get(self, path: str) -> Any:
+        resp = self.client.send(Request("GET", path), what=f"GET {path}", ignore=(400, 404))
+        return None if resp.get("status") == 404 or "error" in resp else resp
+
+    def _put_if_changed(self, kind: str, name: str, req: Request, current: Any) -> Step:
+        if current == req.body:
+            return Step(kind, name, "unchanged")
+        self.client.send(req, what=f"install {kind} {name}")
+        return Step(kind, name, "created" if current is None else "updated")
+
+    def run(self, *, model_id: str, dimension: int, required_only: bool = False) -> list[Step]:
+        """Install the template, pipelines and script, and the first index version if none.
+
+        Pipelines need the neural-search plugin: a refused pipeline is skipped (with the reason)
+        unless it is the one native mode searches with (RRF weights need 3.1, for example).
+        ``required_only`` (what a write needs) leaves out the pipelines in sidecar mode and the
+        stored script when the inline source is used.
+
+        Raises:
+            BackendError: the cluster refused an object.
+            BackendUnavailableError: the cluster cannot be reached.
+        """
+        steps: list[Step] = []
+        cfg = self.settings.opensearch
+        for kind, req in self.requests(model_id=model_id, dimension=dimension):
+            name = req.path.rsplit("/", 1)[-1]
+            if required_only and (
+                (kind == "search_pipeline" and cfg.mode != "native")
+                or (kind == "script" and cfg.commercial_script != "stored")
+            ):
+                continue
+            if kind == "index_template":
+                got = self._get(req.path)
+                templates = (got or {}).get("index_templates") or []
+                current = templates[0].get("index_template") if templates else None
+                # The cluster echoes settings as strings: compare the digest stored in _meta.
+                digest = ((current or {}).get("_meta") or {}).get("hybrid_search_digest")
+                same = digest == self.template.digest and current is not None
+                steps.append(self._put_if_changed(kind, name, req, req.body if same else current))
+            elif kind == "search_pipeline":
+                steps.append(self._pipeline(req, name))
+            elif kind == "script":
+                steps.append(self._script(req, name))
+            else:
+                steps.append(self._first_index(req, model_id))
+        for step in steps:
+            logger.info("bootstrap %s %s: %s %s", step.kind, step.name, step.action, step.detail)
+        return steps
+
+    def _pipeline(self, req: Request, name: str) -> Step:
+        try:
+            current = (self._get(req.path) or {}).get(name)
+            return self._put_if_changed("search_pipeline", name, req, current)
+        except BackendError as exc:
+            rrf = self.settings.search.combination == "rrf"
+            used = self.names.rrf_pipeline if rrf else self.names.minmax_pipeline
+            if self.settings.opensearch.mode == "native" and name == used:
+                raise  # the pipeline native searches name: without it they would be wrong
+            return Step("search_pipeline", name, "skipped", f"{exc.reason or exc}")
+
+    def _script(self, req: Request, name: str) -> Step:
+        try:
+            got = self._get(req.path)
+            current = {"script": got["script"]} if got and got.get("found") else None
+            return self._put_if_changed("script", name, req, current)
+        except BackendError as exc:
+            if self.settings.opensearch.commercial_script == "stored":
+                raise
+            return Step("script", name, "skipped", f"{exc.reason or exc} (inline source is used)")
+
+    def current_index(self) -> str | None:
+        """The index the alias points at, or None when the alias does not exist."""
+        got = self._get(f"/_alias/{self.names.alias}")
+        if not got:
+            return None
+        indices = sorted(str(name) for name in got)
+        if len(indices) != 1:
+            msg = f"alias {self.names.alias} points at {indices}; expected exactly one index"
+            raise BackendError(msg)
+        return indices[0]
+
+    def _first_index(self, req: Request, model_id: str) -> Step:
+        current = self.current_index()
+        if current is None:
+            self.client.send(req, what=f"create index {req.path.strip('/')}")
+            return Step("create_index", req.path.strip("/"), "created", f"alias {self.names.alias}")
+        meta = self.index_meta(current)
+        if meta.get("template_digest") != self.template.digest:
+            detail = (
+                f"built from template digest {meta.get('template_digest')}, the template is now "
+                f"{self.template.digest}: run `hybrid-search opensearch reindex`"
+            )
+            return Step("create_index", current, "stale", detail)
+        if meta.get("model_id") != model_id:
+            detail = (
+                f"embedded with {meta.get('model_id')!r}: run `hybrid-search opensearch reindex`"
+            )
+            return Step("create_index", current, "stale", detail)
+        return Step("create_index", current, "unchanged", f"alias {self.names.alias}")
+
+    def index_meta(self, index: str) -> dict[str, Any]:
+        """The ``_meta.hybrid_search`` block stored in an index mapping."""
+        got = self.client.send(Request("GET", f"/{index}/_mapping"), what="read index _meta")
+        first: dict[str, Any] = next(iter(got.values()), {}) if got else {}
+        mappings = first.get("mappings") or {}
+        meta = (mappings.get("_meta") or {}).get(admin.META_KEY)
+        return dict(meta) if isinstance(meta, dict) else {}
+
+    def info(self) -> IndexInfo:
+        """Model, dimension, digest and count of the alias's index.
+
+        Raises:
+            IndexNotFoundError: the alias does not exist.
+        """
+        current = self.current_index()
+        if current is None:
+            msg = (
+                f"alias {self.names.alias} does not exist: run `hybrid-search opensearch bootstrap`"
+            )
+            raise IndexNotFoundError(msg)
+        meta = self.index_meta(current)
+        count = self.client.send(Request("GET", f"/{current}/_count"), what="count")
+        return IndexInfo(
+            model_id=str(meta.get("model_id")),
+            dimension=int(meta.get("dimension", 0)),
+            template_digest=str(meta.get("template_digest")),
+            documents=int(count.get("count", 0)),
+        )
+
+    def check_model(self, model_id: str) -> IndexInfo:
+        """The index info, refusing an index embedded with another model.
+
+        Raises:
+            ModelMismatchError: the stored model id differs.
+        """
+        info = self.info()
+        if info.model_id != model_id:
+            msg = (
+                f"alias {self.names.alias} was embedded with model {info.model_id!r}, but the "
+                f"configured model is {model_id!r}: use the same model "
+                "(HYBRID_SEARCH_EMBEDDING__MODEL) or run `hybrid-search opensearch reindex`"
+            )
+            raise ModelMismatchError(msg)
+        return info
+
+    # ---------------------------------------------------------------- bulk
+    def bulk_index(
+        self, index: str, docs: Sequence[dict[str, Any]], vectors: np.ndarray, *, refresh: str
+    ) -> IngestReport:
+        """One ``_bulk`` of upserts; items refused with 429 are resent (bounded), the rest of
+        the failures are reported with OpenSearch's reason."""
+        report = IngestReport()
+        pending = list(range(len(docs)))
+        id_field = self.template.id_field
+        for attempt in range(self.settings.opensearch.max_retries + 1):
+            lines = admin.bulk_index_lines(
+                index, [docs[i] for i in pending], vectors[pending], self.template
+            )
+            resp = self.client.send(
+                Request("POST", "/_bulk", lines, {"refresh": refresh}), what="bulk"
+            )
+            retry: list[int] = []
+            for row, item in zip(pending, resp.get("items", []), strict=False):
+                result: dict[str, Any] = next(iter(item.values()), {})
+                status = int(result.get("status", 500))
+                if status < 300:
+                    report.indexed += 1
+                elif status == _RETRY_ITEM and attempt < self.settings.opensearch.max_retries:
+                    retry.append(row)
+                else:
+                    report.failed.append((str(docs[row][id_field]), root_cause(result)))
+            answered = len(resp.get("items", []))
+            for row in pending[answered:]:  # never silently dropped
+                report.failed.append((str(docs[row][id_field]), "no bulk item in the response"))
+            if not retry:
+                break
+            logger.warning("bulk: %d items refused with 429, resending", len(retry))
+            pending = retry
+        return report
+
+    # ------------------------------------------------------------- reindex
+    def _scan(self, index: str, page: int) -> Iterator[list[dict[str, Any]]]:
+        id_field, after = self.template.id_field, None
+        while True:
+            body: dict[str, Any] = {
+                "size": page,
+                "sort": [id_field],  # ascending; the object forms are ambiguous in the spec
+                "_source": {"excludes": [self.template.vector.name]},
+                "query": {"match_all": {}},
+            }
+            if after is not None:
+                body["search_after"] = after
+            hits = self.client.send(Request("POST", f"/{index}/_search", body), what="scan")
+            hits = hits.get("hits", {}).get("hits", [])
+            if not hits:
+                return
+            yield [h.get("_source") or {} for h in hits]
+            after = hits[-1]["sort"]
+
+    def next_version(self) -> int:
+        """One more than the highest existing version of this alias's indices."""
+        got = self._get(f"/{self.names.pattern}/_alias") or {}
+        versions = [v for v in (self.names.version_of(name) for name in got) if v is not None]
+        return max(versions, default=0) + 1
+
+    def reindex(
+        self,
+        encode: Callable[[list[str]], np.ndarray],
+        *,
+        model_id: str,
+        dimension: int,
+        drop_old: bool = False,
+        page: int = 500,
+    ) -> ReindexReport:
+        """Build the next index version from the current one, re-embedded, then swap the alias.
+
+        The alias only moves when every document of the old version is in the new one; otherwise
+        the new version is left for inspection and the alias stays where it was.
+
+        Raises:
+            IndexNotFoundError: the alias does not exist (run bootstrap first).
+        """
+        old = self.current_index()
+        if old is None:
+            msg = (
+                f"alias {self.names.alias} does not exist: run `hybrid-search opensearch bootstrap`"
+            )
+            raise IndexNotFoundError(msg)
+        new = self.names.index(self.next_version())
+        body = admin.create_index_body(self.template, model_id=model_id, dimension=dimension)
+        self.client.send(Request("PUT", f"/{new}", body), what=f"create index {new}")
+        report = ReindexReport(old_index=old, new_index=new)
+        for batch in self._scan(old, page):
+            report.source_count += len(batch)
+            docs = []
+            for raw in batch:
+                try:
+                    docs.append(validate_document(raw, self.template))
+                except HybridSearchError as exc:
+                    report.ingest.failed.append((str(raw.get(self.template.id_field)), str(exc)))
+            if docs:
+                vectors = encode([embedding_text(d, self.template) for d in docs])
+                report.ingest.merge(self.bulk_index(new, docs, vectors, refresh="false"))
+        self.client.send(Request("POST", f"/{new}/_refresh"), what=f"refresh {new}")
+        count = int(self.client.send(Request("GET", f"/{new}/_count")).get("count", 0))
+        if count != report.source_count or report.ingest.failed:
+            logger.warning(
+                "reindex: %s holds %d of %d documents; alias %s stays on %s",
+                new,
+                count,
+                report.source_count,
+                self.names.alias,
+                old,
+            )
+            return report
+        swap = admin.alias_swap_body(self.names.alias, new, old)
+        self.client.send(Request("POST", "/_aliases", swap), what="alias swap")
+        report.swapped = True
+        if drop_old:
+            self.client.send(Request("DELETE", f"/{old}"), what=f"delete {old}")
+            report.dropped_old = True
+        return report
+
+
+def describe_failure(resp: Any) -> str:
+    """A one-line reason for an error response (for messages)."""
+    return root_cause(resp)

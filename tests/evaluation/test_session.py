@@ -1,0 +1,66 @@
+"""End to end on a tiny BEIR set: index, every mode through the Searcher, report files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hybrid_search.evaluation.runner import ModeSpec, default_modes
+from hybrid_search.evaluation.session import QuerySplit, open_session
+from tests.conftest import HashEmbedder
+from tests.evaluation.conftest import QUERIES
+
+
+def test_every_mode_runs_and_the_report_has_the_documented_shape(session, tmp_path):
+    qids = QuerySplit().ids(session.dataset, "all")
+    assert qids == sorted(QUERIES)
+    modes = default_modes(candidates=10)
+    results = session.run(modes, qids, k=10)
+    by_name = {r.spec.name: r for r in results}
+    assert by_name["lexical"].run["q4"][0] == "d4"
+    assert by_name["lexical"].per_query["ndcg@10"]["q2"] == pytest.approx(1.0)
+    paths = session.report(
+        results, tmp_path / "out", baseline="lexical", meta={"seed": 0}, also=["vector"]
+    )
+    doc = json.loads(paths["json"].read_text())
+    assert doc["significance_vs"]["vector"]["lexical"]["ndcg@10"]["queries"] == len(QUERIES)
+    per_query = json.loads(paths["per_query"].read_text())
+    assert per_query["lexical"]["ndcg@10"]["q2"] == pytest.approx(1.0)
+    assert "against further baselines" in paths["markdown"].read_text()
+    assert set(doc["modes"]) == {m.name for m in modes}
+    assert set(doc["modes"]["lexical"]) >= {"ndcg@10", "recall@100", "mrr@10", "zero_result"}
+    assert doc["significance"]["vector"]["ndcg@10"]["queries"] == len(QUERIES)
+    assert "| `hybrid-rrf` |" in paths["markdown"].read_text()
+    assert paths["chart"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_hybrid_never_returns_zero_results(session):
+    qids = sorted(QUERIES)
+    for spec in (ModeSpec("default", {}), ModeSpec("hybrid", {"mode": "hybrid"})):
+        (result,) = session.run([spec], qids, k=10)
+        assert result.means["zero_result"] == 0.0, spec.name
+
+
+def test_the_index_is_reused(beir, make_settings, tmp_path):
+    cache = tmp_path / "cache"
+    first = open_session(
+        make_settings(), beir, text_fields=["title"], cache_dir=cache, embedder_factory=HashEmbedder
+    )
+    first.close()
+    built = sorted(p.name for p in cache.iterdir())
+    again = open_session(
+        make_settings(), beir, text_fields=["title"], cache_dir=cache, embedder_factory=HashEmbedder
+    )
+    again.close()
+    assert sorted(p.name for p in cache.iterdir()) == built
+    assert any(name.startswith("vectors-test-hash-embedder") for name in built)
+
+
+def test_train_and_heldout_are_disjoint(session):
+    split = QuerySplit(min_judgments=1, sample=3, train_sample=2, seed=0)
+    held = split.ids(session.dataset, "heldout")
+    train = split.ids(session.dataset, "train")
+    assert len(held) == 3
+    assert len(train) == 2
+    assert not set(held) & set(train)
