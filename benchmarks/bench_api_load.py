@@ -336,6 +336,36 @@ def to_markdown(result: dict[str, Any]) -> str:
                     f"| {r['degraded']} "
                     f"| {r['server_cpu_s']:.1f} | {r['client_cpu_s']:.1f} |"
                 )
+    loads = [
+        x
+        for c in result["corpora"]
+        for v in c["variants"]
+        for r in v["runs"]
+        for x in (r["load_1m_before"], r["load_1m_after"])
+    ]
+    lines += ["", "## Reading", ""]
+    for c in result["corpora"]:
+        name = "demo catalogue" if c["corpus"] == "demo" else f"{int(c['corpus']):,} documents"
+        for v in c["variants"]:
+            one = next((r for r in v["runs"] if r["clients"] == 1), None)
+            if one is not None:
+                lines.append(
+                    f"* {name}, {v['variant']}: one client sees p50 "
+                    f"{one['latency_ms']['p50']:.1f} ms end to end, of which the search itself "
+                    f"(`timings_ms.total`) took {one['server_total_ms_p50']:.1f} ms; the rest is "
+                    "HTTP, JSON, validation, the threadpool hop and the load generator."
+                )
+    total = sum(r["requests"] for c in result["corpora"] for v in c["variants"] for r in v["runs"])
+    errors = sum(r["errors"] for c in result["corpora"] for v in c["variants"] for r in v["runs"])
+    lines += [
+        f"* {errors} errors in {total:,} requests.",
+        "* With 8 closed-loop clients the throughput is what 2 cores give server, load generator "
+        "and everything else on the machine together; latency then grows by queueing "
+        "(p50 is about clients / throughput), not by errors.",
+        f"* The 1-minute load average was {min(loads):.1f}-{max(loads):.1f} during the runs on "
+        f"{result['machine']['cores']} cores: other work shared the machine, so absolute numbers "
+        "are pessimistic, and differences below about 2x between rows are within that noise.",
+    ]
     lines += ["", "Server commands (port chosen free per run):", ""]
     for c in result["corpora"]:
         for v in c["variants"]:
@@ -356,7 +386,11 @@ def main() -> int:
     p.add_argument("--queries", type=int, default=300)
     p.add_argument("--data-root", type=Path, default=Path("/tmp/hybrid-bench-api"))
     p.add_argument("--out", type=Path, default=HERE / "results" / "api-load.json")
+    p.add_argument("--render", type=Path, help="only rewrite the .md of this results JSON")
     args = p.parse_args()
+    if args.render is not None:
+        args.render.with_suffix(".md").write_text(to_markdown(json.loads(args.render.read_text())))
+        return 0
     args.data_root.mkdir(parents=True, exist_ok=True)
     queries = [q["text"] for q in generate_queries(args.queries)]
     command = shlex.join(["python", "benchmarks/bench_api_load.py", *sys.argv[1:]])

@@ -771,6 +771,12 @@ def _load_range(chunks: list[dict[str, Any]]) -> str:
     return f"{min(loads):.1f}-{max(loads):.1f}" if loads else "not recorded"
 
 
+def _rerank_depth() -> int:
+    from hybrid_search.backends.embedded.vectors import RERANK_DEPTH
+
+    return RERANK_DEPTH
+
+
 def write_markdown(path: Path, data: dict[str, Any]) -> None:
     m = data["machine"]
     emb = data["embedding"]
@@ -846,8 +852,11 @@ def write_markdown(path: Path, data: dict[str, Any]) -> None:
         "`perf_counter_ns` around the whole call. p50/p99 over all timed calls.",
         "* **Engine settings** (from the template and `EmbeddedSettings`, as configured): "
         + (
-            "HNSW M={m}, ef_construction={efc}, ef_search {ef} (effective), exact search below "
+            "HNSW M={m}, ef_construction={efc}, ef_search {ef} (effective) over 8-bit "
+            "scalar-quantised codes (faiss `IndexHNSWSQ`), at least {depth} graph candidates "
+            "re-scored exactly against the float32 rows; exact search below "
             "{thr} vectors, background rebuild after {tail} unindexed rows.".format(
+                depth=_rerank_depth(),
                 m=data["results"][0]["query"]["settings"]["hnsw"]["m"],
                 efc=data["results"][0]["query"]["settings"]["hnsw"]["ef_construction"],
                 ef=data["results"][0]["query"]["settings"].get("effective_hnsw_ef_search"),

@@ -96,9 +96,9 @@ def _command_modules() -> tuple[Any, ...]:
 
     A group's parsers set ``handler=`` (a function of the parsed args returning the exit code).
     """
-    from hybrid_search.commands import evaluate, opensearch, serve, training
+    from hybrid_search.commands import evaluate, observe, opensearch, serve, training
 
-    return (serve, opensearch, evaluate, training)
+    return (serve, opensearch, evaluate, training, observe)
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Any:

@@ -11,7 +11,14 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hybrid_search.errors import ConfigError
@@ -21,10 +28,12 @@ __all__ = [
     "CommercialSettings",
     "EmbeddedSettings",
     "EmbeddingSettings",
+    "ObservabilitySettings",
     "OpenSearchSettings",
     "SearchSettings",
     "Settings",
     "load_settings",
+    "redact_url",
 ]
 
 logger = logging.getLogger(__name__)
@@ -135,6 +144,17 @@ class EmbeddedSettings(BaseModel):
     writer_heap_bytes: int = Field(128_000_000, ge=15_000_000)
 
 
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@`` (for messages and logs)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{authority}{slash}{path}"
+
+
 class OpenSearchSettings(BaseModel):
     """Connection to an existing OpenSearch cluster, and how the backend uses it."""
 
@@ -168,6 +188,11 @@ class OpenSearchSettings(BaseModel):
         """The cluster URLs (``url`` split on commas)."""
         return [h.strip() for h in self.url.split(",") if h.strip()]
 
+    @field_serializer("url", when_used="json")
+    def _redacted_url(self, url: str) -> str:
+        # `config show` and any JSON dump: credentials inside the URL are a secret too.
+        return ",".join(redact_url(h.strip()) for h in url.split(",") if h.strip())
+
 
 class ApiSettings(BaseModel):
     """The HTTP sidecar (``hybrid-search serve``): access and request limits.
@@ -199,6 +224,23 @@ class ApiSettings(BaseModel):
         return self
 
 
+class ObservabilitySettings(BaseModel):
+    """Prometheus metrics and the opt-in query log (``hybrid_search/observability/``).
+
+    The query log keeps no personal data by default: the query text is replaced by a salted
+    SHA-256 unless ``hash_queries`` is false, and no client address or user id is ever written.
+    """
+
+    metrics_enabled: bool = Field(True, description="serve GET /metrics (Prometheus text format)")
+    query_log_enabled: bool = Field(False, description="write one JSONL record per search")
+    query_log_path: Path = Path("hybrid-search-data/query-log.jsonl")
+    hash_queries: bool = Field(True, description="log sha256(salt + query) instead of the text")
+    hash_salt: SecretStr | None = Field(None, description="salt of the query hash")
+    log_vectors: bool = Field(True, description="log the query vector (needed by `audit`)")
+    query_log_max_bytes: int = Field(50_000_000, ge=1024, description="rotate past this size")
+    query_log_backups: int = Field(5, ge=0, le=1000, description="rotated files kept")
+
+
 class Settings(BaseSettings):
     """All settings of hybrid_search."""
 
@@ -218,6 +260,7 @@ class Settings(BaseSettings):
     embedded: EmbeddedSettings = EmbeddedSettings()
     opensearch: OpenSearchSettings = OpenSearchSettings()
     api: ApiSettings = ApiSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
 
 def _env_name(loc: tuple[Any, ...]) -> str:

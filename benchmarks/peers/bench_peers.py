@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -42,7 +43,7 @@ from hybrid_search.config import load_settings
 from hybrid_search.embedding import create_embedder
 from hybrid_search.evaluation.datasets import load_beir
 from hybrid_search.evaluation.index import corpus_vectors
-from hybrid_search.evaluation.metrics import evaluate, mean_metrics
+from hybrid_search.evaluation.metrics import compare, evaluate, mean_metrics
 from hybrid_search.evaluation.session import QuerySplit
 
 PEERS = {
@@ -66,11 +67,21 @@ PEERS = {
 }
 
 
+def _machine() -> str:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, {model or platform.processor()}"
+
+
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values) * 1000.0, q))
 
 
-def run_peer(peer: Peer, data: dict, *, warmup: int = 20) -> dict:
+def run_peer(peer: Peer, data: dict, *, warmup: int = 20, relevance_only: bool = False) -> dict:
     ids, titles, X = data["ids"], data["titles"], data["X"]
     _, build_s = timed(peer.build, ids, titles, X)
     qids, texts, Q = data["qids"], data["texts"], data["Q"]
@@ -86,6 +97,15 @@ def run_peer(peer: Peer, data: dict, *, warmup: int = 20) -> dict:
         got = set(peer.vector(Q[i], 10))
         recall.append(len(got & data["exact"][i]) / 10)
     per_query = evaluate({q: data["qrels"][q] for q in qids}, run)
+    relevance = {
+        "system": peer.name,
+        "fusion": peer.fusion,
+        "vector_recall@10": round(float(np.mean(recall)), 4),
+        "ndcg@10": round(mean_metrics(per_query)["ndcg@10"], 4),
+        "_per_query": per_query["ndcg@10"],
+    }
+    if relevance_only:
+        return relevance
     rng = np.random.default_rng(0)
     gone = sorted(rng.choice(len(ids), size=min(1000, len(ids) // 2), replace=False).tolist())
     try:
@@ -100,13 +120,10 @@ def run_peer(peer: Peer, data: dict, *, warmup: int = 20) -> dict:
     except Exception as exc:
         update = f"unsupported ({type(exc).__name__}: {str(exc)[:80]})"
     return {
-        "system": peer.name,
-        "fusion": peer.fusion,
+        **relevance,
         "build_s": round(build_s, 2),
         "hybrid_p50_ms": round(_pct(took, 50), 3),
         "hybrid_p99_ms": round(_pct(took, 99), 3),
-        "vector_recall@10": round(float(np.mean(recall)), 4),
-        "ndcg@10": round(mean_metrics(per_query)["ndcg@10"], 4),
         "update_1k_delete_1k_add_s": update,
     }
 
@@ -140,6 +157,11 @@ def main() -> int:
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--queries", type=int, help="first N held-out queries (default: all 1,000)")
     ap.add_argument("--docs", type=int, help="first N documents only (smoke tests)")
+    ap.add_argument(
+        "--relevance-only",
+        action="store_true",
+        help="nDCG@10 and recall@10 only (no timings: for runs outside the benchmark lock)",
+    )
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     data = load(args.dataset, args.cache_dir, args.queries, args.docs)
@@ -149,7 +171,7 @@ def main() -> int:
             peer = PEERS[name](Path(tmp))
             print(f"== {name}", flush=True)
             try:
-                row = run_peer(peer, data)
+                row = run_peer(peer, data, relevance_only=args.relevance_only)
             except Exception as exc:  # a peer failing is a result, not a crash
                 traceback.print_exc()
                 row = {
@@ -161,8 +183,16 @@ def main() -> int:
                     peer.close()
             print(json.dumps(row), flush=True)
             rows.append(row)
+    base = next((r for r in rows if "_per_query" in r), None)
+    for r in rows:
+        if base is not None and "_per_query" in r and r is not base:
+            c = compare(base["_per_query"], r["_per_query"])
+            r["ndcg@10_delta_vs_first"] = round(c.delta, 4)
+            r["ndcg@10_p_vs_first"] = round(c.p_value, 4)
+    for r in rows:
+        r.pop("_per_query", None)
     meta = {
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "machine": _machine(),
         "python": platform.python_version(),
         "documents": len(data["ids"]),
         "queries": len(data["qids"]),
@@ -180,15 +210,27 @@ def main() -> int:
         "hybrid_p99_ms",
         "vector_recall@10",
         "ndcg@10",
+        "ndcg@10_p_vs_first",
         "update_1k_delete_1k_add_s",
     ]
+    if args.relevance_only:
+        cols = ["system", "fusion", "vector_recall@10", "ndcg@10"]
+        cols += ["ndcg@10_delta_vs_first", "ndcg@10_p_vs_first"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['system']} | failed: {r['error']} |" + " |" * (len(cols) - 2))
         else:
-            lines.append("| " + " | ".join(str(r[c]) for c in cols) + " |")
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+            lines.append("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
+    header = [
+        "# hybrid_search and its peers on Home Depot (benchmarks/peers/bench_peers.py)",
+        "",
+        *(f"- {k}: {v}" for k, v in meta.items()),
+        "- method: benchmarks/peers/README.md; p: paired randomisation test on per-query nDCG@10",
+        "  against the first row (10,000 sign flips)",
+        "",
+    ]
+    args.out.with_suffix(".md").write_text("\n".join(header + lines) + "\n")
     print("\n".join(lines))
     return 0
 

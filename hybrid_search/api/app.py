@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -41,6 +41,8 @@ from hybrid_search.errors import (
     ModelMismatchError,
     TemplateError,
 )
+from hybrid_search.observability.metrics import CONTENT_TYPE_LATEST, MetricsMiddleware
+from hybrid_search.observability.observer import Observer
 from hybrid_search.searcher import Searcher
 
 __all__ = ["ERROR_STATUS", "create_app"]
@@ -84,6 +86,7 @@ async def _hybrid_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"www-authenticate": "Bearer"} if status == 401 else None
     if status >= 500:
         logger.warning("%s %s -> %d %s: %s", request.method, request.url.path, status, type_, exc)
+        request.app.state.observer.failed(type_)
         detail = {"request_id": _request_id(request), **(detail or {})}
     return error_response(status, type_, str(exc), detail, headers)
 
@@ -233,11 +236,14 @@ def create_app(
     app.state.warm_up = warm_up
     app.state.model_ready = threading.Event()
     app.state.model_error = None
+    app.state.observer = Observer(settings.observability, searcher=app.state.searcher)
 
     app.add_exception_handler(HybridSearchError, _hybrid_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    if settings.observability.metrics_enabled:
+        app.add_middleware(MetricsMiddleware, metrics=app.state.observer.metrics)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.api.max_body_bytes)
     if settings.api.cors_origins:
         app.add_middleware(
@@ -253,6 +259,12 @@ def create_app(
     @app.get("/", include_in_schema=False)
     async def playground() -> FileResponse:
         return FileResponse(_STATIC / "index.html")
+
+    if settings.observability.metrics_enabled:
+
+        @app.get("/metrics", include_in_schema=False)
+        def metrics() -> Response:
+            return Response(app.state.observer.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

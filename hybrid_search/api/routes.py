@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -88,7 +89,20 @@ Write = [Depends(require_write)]
 @router.post("/v1/search", response_model=SearchResponse, dependencies=Read, responses=_ERRORS)
 def search(body: SearchRequest, request: Request) -> SearchResponse:
     """Hybrid search: legs, confidence gate, fusion, commercial stage, per-hit breakdown."""
-    return _searcher(request).search(body)
+    start = time.perf_counter()
+    searcher = _searcher(request)
+    response = searcher.search(body)
+    request.app.state.observer.searched(
+        response,
+        seconds=time.perf_counter() - start,
+        route="/v1/search",
+        searcher=searcher,
+        query=body.query,
+        filters=body.filters,
+        mode=body.mode,
+        request_id=getattr(request.state, "request_id", None),
+    )
+    return response
 
 
 @router.get(
@@ -113,7 +127,12 @@ def similar(
         except json.JSONDecodeError as exc:
             msg = f"field 'filters': {filters[:100]!r} is not JSON ({exc.msg}); send a JSON object"
             raise InvalidRequestError(msg) from exc
-    return _searcher(request).similar(doc_id, k=k, filters=parsed)
+    start = time.perf_counter()
+    response = _searcher(request).similar(doc_id, k=k, filters=parsed)
+    request.app.state.observer.searched(
+        response, seconds=time.perf_counter() - start, route="/v1/similar"
+    )
+    return response
 
 
 def _item_report(documents: list[Any], report: IngestReport, id_field: str) -> DocumentsResponse:
@@ -158,6 +177,7 @@ def upsert_documents(body: DocumentsRequest, request: Request) -> DocumentsRespo
         backend=searcher.backend,
         embed_batch_size=settings.embedding.batch_size,
     )
+    request.app.state.observer.ingested(report)
     return _item_report(body.documents, report, searcher.template.id_field)
 
 
@@ -214,6 +234,12 @@ def readyz(request: Request) -> ReadyResponse:
     health = searcher.backend.health()
     checks: dict[str, Any] = {"index": health.detail}
     problems = [] if health.ok else [f"index: {health.detail.get('error')}"]
+    if state.model_ready.is_set() and state.model_error is not None:
+        try:  # the model failed at start-up; it may load now (files mounted since)
+            _ = searcher.encoder
+            state.model_error = None
+        except HybridSearchError as exc:
+            state.model_error = str(exc)
     if not state.model_ready.is_set():
         checks["model"] = "loading"
         problems.append("model: loading")

@@ -60,6 +60,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     tune.add_argument("--candidates", type=int, default=100, help="window per leg to replay")
     tune.set_defaults(handler=_tune)
 
+    bandit = sub.add_parser(
+        "tune-commercial", help="Thompson sampling over commercial coefficients on a click log"
+    )
+    bandit.add_argument("clicks", type=Path, help="JSONL click log (see evaluation/bandit.py)")
+    bandit.add_argument("--seed", type=int, default=0)
+    bandit.add_argument("--out", type=Path, help="write the posterior of every arm here (JSON)")
+    bandit.set_defaults(handler=_tune_commercial)
+
 
 def _fields(args: argparse.Namespace) -> list[str] | None:
     if not args.text_fields:
@@ -140,4 +148,32 @@ def _tune(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "tune.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     _out(json.dumps(report["best"], indent=2))
+    return EXIT_OK
+
+
+def _tune_commercial(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from hybrid_search.cli import EXIT_OK, settings_from_args
+    from hybrid_search.evaluation.bandit import arm_grid, load_click_log, replay_thompson
+    from hybrid_search.ranking.commercial import CommercialParams
+
+    settings = settings_from_args(args)
+    base = settings.commercial.model_dump()
+    base.pop("enabled")
+    arms = arm_grid(CommercialParams(**base))
+    result = replay_thompson(load_click_log(args.clicks), arms, seed=args.seed)
+    means = result.posterior_means()
+    report = {
+        "matched_impressions": result.matched,
+        "best": asdict(arms[result.best]),
+        "arms": [
+            {"params": asdict(a), "pulls": n, "clicks": c, "posterior_mean": round(m, 6)}
+            for a, n, c, m in zip(arms, result.pulls, result.successes, means, strict=True)
+        ],
+    }
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    _out(json.dumps({"matched_impressions": result.matched, "best": report["best"]}, indent=2))
     return EXIT_OK

@@ -91,6 +91,8 @@ class QueryEncoder:
         try:
             vec = future.result(timeout=self.timeout_s)
         except FutureTimeout as exc:
+            # Still queued behind a hung model: drop it, or every timed-out query would run later.
+            future.cancel()
             msg = f"query embedding took longer than {self.timeout_s} s"
             raise EmbedderTimeoutError(msg) from exc
         except EmbedderError:
@@ -99,6 +101,9 @@ class QueryEncoder:
             msg = f"query embedding failed: {type(exc).__name__}: {exc}"
             raise EmbedderError(msg) from exc
         vec = np.asarray(vec, dtype=np.float32)
+        if not np.isfinite(vec).all():  # a broken model: degrade like a failure, never cache it
+            msg = "query embedding failed: the model returned NaN or infinite values"
+            raise EmbedderError(msg)
         vec.setflags(write=False)
         self._store(text, vec)
         return vec

@@ -138,6 +138,7 @@ def write_chart(results: Sequence[ModeResult], path: Path, *, title: str) -> Non
     ax.set_xticks(list(xs))
     ax.set_xticklabels(names, rotation=40, ha="right", fontsize=8)
     ax.set_ylabel("score")
+    ax.set_ylim(0.0, 1.0)  # room above the bars for the legend
     ax.set_title(title, fontsize=10)
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
@@ -189,11 +190,18 @@ def write_report(
             for b, per_mode in others.items()
         }
     paths["per_query"] = out_dir / "per_query.json"
+    qids = sorted(results[0].per_query["ndcg@10"]) if results else []
     per_query = {
-        r.spec.name: {m: r.per_query[m] for m in ("ndcg@10", "ndcg@10_judged", "recall@100")}
-        for r in results
+        "queries": qids,
+        "modes": {
+            r.spec.name: {
+                m: [round(r.per_query[m][q], 4) for q in qids]
+                for m in ("ndcg@10", "ndcg@10_judged", "recall@100")
+            }
+            for r in results
+        },
     }
-    paths["per_query"].write_text(json.dumps(per_query, sort_keys=True) + "\n", encoding="utf-8")
+    paths["per_query"].write_text(json.dumps(per_query) + "\n", encoding="utf-8")
     paths["json"].write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     header = f"# Evaluation: {meta.get('dataset', '')}\n\n"
     details = "".join(f"- {k}: {v}\n" for k, v in meta.items())

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from hybrid_search.backends import create_backend
 from hybrid_search.config import Settings
 from hybrid_search.embedding import Embedder, create_embedder
-from hybrid_search.errors import InvalidRequestError
+from hybrid_search.errors import ConfigError, InvalidRequestError
 from hybrid_search.evaluation.datasets import (
     EvalDataset,
     eval_template,
@@ -138,9 +138,17 @@ def open_session(
     """Load the dataset, build or reuse its index, and open a Searcher on it.
 
     Raises:
+        ConfigError: the configured backend is not the embedded one.
         InvalidRequestError: the dataset is missing or malformed.
         EmbedderError: the model could not be loaded.
     """
+    if settings.backend != "embedded":
+        msg = (
+            f"HYBRID_SEARCH_BACKEND={settings.backend!r}: evaluation indexes the dataset itself "
+            "and supports only 'embedded' so far (it never writes an evaluation corpus into a "
+            "cluster)"
+        )
+        raise ConfigError(msg)
     if not dataset_dir.is_dir():
         msg = f"dataset {dataset_dir}: not a directory (corpus.jsonl, queries.jsonl, qrels)"
         raise InvalidRequestError(msg)

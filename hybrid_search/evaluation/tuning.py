@@ -53,6 +53,7 @@ class QueryLegs:
 class FusionConfig:
     """The settings a replay varies (the ``search`` section's relevance knobs)."""
 
+    mode: Literal["hybrid", "lexical"] = "hybrid"
     normalization: str = "min_max"
     combination: str = "arithmetic_mean"
     vector_weight: float = 0.3
@@ -81,8 +82,11 @@ class FusionConfig:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
-        return asdict(self)
+        """JSON-friendly form (the adaptive base weight is ``vector_weight``, not repeated)."""
+        out = asdict(self)
+        if out["adaptive"] is not None:
+            del out["adaptive"]["vector_weight"]
+        return out
 
 
 def collect_legs(session: EvalSession, qids: Iterable[str], *, depth: int) -> dict[str, QueryLegs]:
@@ -118,6 +122,8 @@ def replay(legs: QueryLegs, cfg: FusionConfig, *, space_type: str = "cosinesimil
     if not lexical and cfg.fuzzy == "on_empty":
         lexical = legs.fuzzy
     lexical = lexical[:n]
+    if cfg.mode == "lexical":
+        return [d for d, _ in lexical]
     vector = legs.vector[:n]
     top = cosine_from_score(vector[0][1], space_type) if vector else None
     use_vector = bool(vector)
@@ -227,7 +233,7 @@ def tune(
     train = {q: legs[q] for q in train_ids}
     held = {q: legs[q] for q in held_ids}
     default = FusionConfig.from_settings(session.settings.search)
-    lexical_only = FusionConfig(vector_weight=0.0, min_vector_cosine=None, candidates=candidates)
+    lexical_only = FusionConfig(mode="lexical", candidates=candidates)
 
     def train_score(cfg: FusionConfig) -> float:
         return mean_metrics(score_config(train, dataset.qrels, cfg))["ndcg@10"]

@@ -87,7 +87,8 @@ def commercial_terms(
 
     max_margin = params.max_margin if params.max_margin is not None else _finite_max(margin)
     if max_margin > 0:
-        margin_norm = np.clip(np.nan_to_num(margin, nan=0.0) / max_margin, 0.0, 1.0)
+        with np.errstate(over="ignore"):  # a huge margin over a tiny maximum: clipped to 1 below
+            margin_norm = np.clip(np.nan_to_num(margin, nan=0.0) / max_margin, 0.0, 1.0)
     else:
         margin_norm = np.zeros_like(fused)
     age = np.maximum(np.nan_to_num(age_days, nan=np.inf), 0.0)
@@ -96,8 +97,13 @@ def commercial_terms(
     pop = np.maximum(np.nan_to_num(popularity, nan=0.0), 0.0)
     max_pop = _finite_max(pop)
     g = params.popularity_damping
-    if max_pop > 0 and g > 0:
-        pop_norm = np.log1p(g * pop) / math.log1p(g * max_pop)
+    # g * p can overflow to inf for a huge (finite) popularity (inf / inf = NaN), or underflow to
+    # 0 for a tiny damping (0 / 0): cap at the largest float, and take the g -> 0 limit p / max p.
+    big = float(np.finfo(np.float64).max)
+    denominator = math.log1p(min(g * max_pop, big))
+    if max_pop > 0 and g > 0 and denominator > 0:
+        with np.errstate(over="ignore"):
+            pop_norm = np.log1p(np.minimum(g * pop, big)) / denominator
     elif max_pop > 0:
         pop_norm = pop / max_pop
     else:

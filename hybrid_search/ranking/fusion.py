@@ -114,7 +114,8 @@ def combine(scores: np.ndarray, weights: np.ndarray, technique: str) -> np.ndarr
     w = np.where(present, weights[None, :], 0.0)
     wsum = w.sum(axis=1)
     safe = np.where(present, scores, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # over: w / s for a subnormal s is inf, whose harmonic mean is the right limit, 0.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if technique == "geometric_mean":
             out = np.exp((w * np.log(safe)).sum(axis=1) / wsum)
         elif technique == "harmonic_mean":

@@ -90,6 +90,8 @@ def test_reopen_gives_same_answers(make_searcher, make_settings, corpus):
 
     third = _reopen(make_settings)
     try:
+        # get() before any other call: it opens the index itself.
+        assert third.backend.get("T-NEW-100")["title"] == "Kinkajou backpack"
         assert third.backend.count() == len(corpus) - 1
         assert _skus(third.backend, third.backend.lexical("kinkajou", k=5, filters=[])) == [
             "T-NEW-100"

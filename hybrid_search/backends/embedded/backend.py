@@ -49,6 +49,7 @@ from hybrid_search.config import EmbeddedSettings
 from hybrid_search.documents import FilterClause, parse_date
 from hybrid_search.errors import (
     BackendError,
+    ConfigError,
     IndexCorruptError,
     IndexNotFoundError,
     InvalidRequestError,
@@ -141,6 +142,15 @@ class EmbeddedBackend:
 
     def _load(self) -> Snapshot:
         tdir = self.data_dir / "tantivy"
+        rows = [self.data_dir / name for name in ("vectors.f32", "docs.jsonl")]
+        has_rows = any(p.is_file() and p.stat().st_size for p in rows)
+        if has_rows and not (tdir / "meta.json").exists():
+            # else tantivy makes a fresh empty index and the rows are cut back to 0: data loss.
+            msg = (
+                f"{tdir} holds no tantivy index (meta.json is missing) but {self.data_dir} holds "
+                "rows: damaged or partly copied; restore it or rebuild (`ingest --recreate`)"
+            )
+            raise IndexCorruptError(msg)
         try:
             index = tantivy.Index(self.lex.schema, path=str(tdir), reuse=True)
         except (OSError, ValueError) as exc:
@@ -182,6 +192,7 @@ class EmbeddedBackend:
         Raises:
             ModelMismatchError: the index was built with another model or dimension.
             InvalidRequestError: the model's dimension differs from the template's.
+            ConfigError: ``data_dir`` cannot be created (a file, or not writable).
         """
         if dimension != self.template.vector.dimension:
             msg = (
@@ -191,7 +202,11 @@ class EmbeddedBackend:
             raise InvalidRequestError(msg)
         with self._lock:
             if not self._manifest_path.exists():
-                self.data_dir.mkdir(parents=True, exist_ok=True)
+                try:
+                    self.data_dir.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    msg = f"cannot create {self.data_dir}: {exc} (HYBRID_SEARCH_EMBEDDED__DATA_DIR)"
+                    raise ConfigError(msg) from exc
                 manifest = {
                     "format": 1,
                     "model_id": model_id,
@@ -527,6 +542,7 @@ class EmbeddedBackend:
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
         """One document's source, or None."""
+        self._open()  # fills the id map on first use
         key = self._id_to_key.get(doc_id)
         if key is None:
             return None

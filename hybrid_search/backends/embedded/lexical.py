@@ -9,10 +9,14 @@ the template's lexical fields, each an OR of the query terms, with the template'
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import tantivy
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from hybrid_search.documents import FilterClause, parse_date
 from hybrid_search.templates import IndexTemplate
@@ -30,6 +34,7 @@ SOURCE_FIELD = "_source"
 _ANALYZER = "hs_english"
 _STANDARD = "hs_standard"
 _MAX_EXPANSIONS = 3
+_VOCAB_CACHE = 128
 
 
 def _tantivy_name(path: str) -> str:
@@ -53,23 +58,12 @@ def fuzziness_auto(term: str) -> int:
 
 def _edit_distance(a: str, b: str, limit: int) -> int:
     """Optimal-string-alignment distance (a transposition is one edit), or ``limit + 1``."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    before: list[int] = []
-    prev = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        cur = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                cur[j] = min(cur[j], before[j - 2] + 1)
-        if min(cur) > limit:
-            return limit + 1
-        before, prev = prev, cur
-    return prev[-1]
+    return int(OSA.distance(a, b, score_cutoff=limit))
 
 
-def _fuzzy_clause(searcher: Any, schema: Any, field: str, term: str) -> Any | None:
+def _fuzzy_clause(
+    vocabulary: tuple[list[str], list[int]], schema: Any, field: str, term: str
+) -> Any | None:
     """An unknown (misspelt) term as the dis_max of its closest known terms, BM25-scored.
 
     Like Lucene's fuzzy rewrite: terms within ``fuzziness_auto`` edits that share the first
@@ -80,14 +74,12 @@ def _fuzzy_clause(searcher: Any, schema: Any, field: str, term: str) -> Any | No
     limit = fuzziness_auto(term)
     if limit == 0:
         return None
-    found = []
-    for known, count in searcher.terms_with_prefix(field, term[0]):
-        edits = _edit_distance(term, known, limit)
-        if edits <= limit:
-            found.append((edits, -count, known))
-    if not found:
+    terms, counts = vocabulary
+    # rapidfuzz's C++ scan: a pure-Python edit distance took ~12 ms over 1,600 terms.
+    matches = process.extract(term, terms, scorer=OSA.distance, score_cutoff=limit, limit=None)
+    if not matches:
         return None
-    found.sort()
+    found = sorted((int(edits), -counts[i], known) for known, edits, i in matches)
     return tantivy.Query.disjunction_max_query(
         [
             tantivy.Query.boost_query(
@@ -136,6 +128,10 @@ class LexicalSchema:
                 builder.add_float_field(name, stored=False, indexed=True, fast=True)
             self.columns[path] = _Column(name, spec.kind)
         self.schema = builder.build()
+        self._vocab: OrderedDict[tuple[int, str, str], tuple[Any, tuple[list[str], list[int]]]] = (
+            OrderedDict()
+        )
+        self._vocab_lock = threading.Lock()
 
     def register(self, index: tantivy.Index) -> None:
         """Register the analyzers on an opened index (tantivy does not persist them)."""
@@ -168,6 +164,24 @@ class LexicalSchema:
                 out.add_float(col.name, float(value))
         return out
 
+    def _vocabulary(self, searcher: Any, field: str, first: str) -> tuple[list[str], list[int]]:
+        """Terms of ``field`` starting with ``first`` and their document counts, cached per
+        searcher (a snapshot's dictionary never changes; listing it costs 1-3 ms)."""
+        key = (id(searcher), field, first)
+        with self._vocab_lock:
+            hit = self._vocab.get(key)
+            if hit is not None and hit[0] is searcher:
+                self._vocab.move_to_end(key)
+                cached: tuple[list[str], list[int]] = hit[1]
+                return cached
+        listed = searcher.terms_with_prefix(field, first)
+        value = ([t for t, _ in listed], [c for _, c in listed])
+        with self._vocab_lock:
+            self._vocab[key] = (searcher, value)
+            while len(self._vocab) > _VOCAB_CACHE:
+                self._vocab.popitem(last=False)
+        return value
+
     def analyze(self, text: str, analyzer: str = _ANALYZER) -> list[str]:
         """The terms a text produces under one of the field analyzers."""
         return list(self.analyzers[analyzer].analyze(text))
@@ -190,7 +204,8 @@ class LexicalSchema:
             for t in unique:
                 term: Any | None = tantivy.Query.term_query(self.schema, name, t)
                 if fuzzy_searcher is not None and not fuzzy_searcher.doc_freq(name, t):
-                    term = _fuzzy_clause(fuzzy_searcher, self.schema, name, t)
+                    vocabulary = self._vocabulary(fuzzy_searcher, name, t[0])
+                    term = _fuzzy_clause(vocabulary, self.schema, name, t)
                 if term is not None:
                     clauses.append((tantivy.Occur.Should, term))
             if not clauses:

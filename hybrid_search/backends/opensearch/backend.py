@@ -139,11 +139,21 @@ class OpenSearchBackend(CommercialStage, NativeMode):
         step = self.cfg.bulk_docs
         for start in range(0, len(good), step):
             rows = good[start : start + step]
-            report.merge(
-                self.bootstrapper.bulk_index(
+            try:
+                chunk = self.bootstrapper.bulk_index(
                     self.alias, [docs[i] for i in rows], vecs[rows], refresh=self.cfg.refresh
                 )
-            )
+            except HybridSearchError as exc:
+                if start == 0:
+                    raise  # nothing was written: the caller sees the cluster's error
+                # Earlier _bulk requests were applied: keep them, report this one and the rest
+                # (an upsert is idempotent, so resending them is safe).
+                logger.warning("bulk failed after %d documents: %s", report.indexed, exc)
+                id_field = self.template.id_field
+                reason = f"not indexed, the bulk request failed: {exc}"
+                report.failed += [(str(docs[i].get(id_field)), reason) for i in good[start:]]
+                break
+            report.merge(chunk)
         return report
 
     def delete(self, ids: Sequence[str]) -> int:

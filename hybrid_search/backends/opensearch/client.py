@@ -30,7 +30,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from hybrid_search.config import OpenSearchSettings
+from hybrid_search.config import OpenSearchSettings, redact_url
 from hybrid_search.errors import (
     BackendError,
     BackendUnavailableError,
@@ -144,7 +144,7 @@ class OpenSearchClient:
     @property
     def hosts(self) -> str:
         """The configured hosts, for messages (never with credentials)."""
-        return ", ".join(self.settings.host_list())
+        return ", ".join(redact_url(h) for h in self.settings.host_list())
 
     def _build(self) -> Any:
         try:

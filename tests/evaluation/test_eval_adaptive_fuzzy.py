@@ -93,6 +93,7 @@ def test_searcher_fuzzy_modes(session):
     "cfg",
     [
         FusionConfig(min_vector_cosine=None, candidates=10),
+        FusionConfig(mode="lexical", candidates=10, fuzzy="always"),
         FusionConfig(min_vector_cosine=0.9, candidates=10, fuzzy="on_empty"),
         FusionConfig(normalization="z_score", vector_weight=0.5, candidates=10, fuzzy="always"),
         FusionConfig(combination="rrf", candidates=10, min_vector_cosine=None),
@@ -119,7 +120,11 @@ def test_replay_ranks_like_the_searcher(session, cfg):
         request = {
             "query": text,
             "k": 10,
-            "mode": "auto" if cfg.min_vector_cosine is not None else "hybrid",
+            "mode": "lexical"
+            if cfg.mode == "lexical"
+            else "auto"
+            if cfg.min_vector_cosine is not None
+            else "hybrid",
             "normalization": cfg.normalization,
             "combination": cfg.combination,
             "lexical_weight": 1 - cfg.vector_weight,

@@ -26,7 +26,8 @@ def test_every_mode_runs_and_the_report_has_the_documented_shape(session, tmp_pa
     doc = json.loads(paths["json"].read_text())
     assert doc["significance_vs"]["vector"]["lexical"]["ndcg@10"]["queries"] == len(QUERIES)
     per_query = json.loads(paths["per_query"].read_text())
-    assert per_query["lexical"]["ndcg@10"]["q2"] == pytest.approx(1.0)
+    position = per_query["queries"].index("q2")
+    assert per_query["modes"]["lexical"]["ndcg@10"][position] == pytest.approx(1.0)
     assert "against further baselines" in paths["markdown"].read_text()
     assert set(doc["modes"]) == {m.name for m in modes}
     assert set(doc["modes"]["lexical"]) >= {"ndcg@10", "recall@100", "mrr@10", "zero_result"}
@@ -40,6 +41,14 @@ def test_hybrid_never_returns_zero_results(session):
     for spec in (ModeSpec("default", {}), ModeSpec("hybrid", {"mode": "hybrid"})):
         (result,) = session.run([spec], qids, k=10)
         assert result.means["zero_result"] == 0.0, spec.name
+
+
+def test_queries_bm25_cannot_parse_still_get_results(session):
+    # Only stop words, only punctuation, an unknown word: the lexical leg finds nothing.
+    for query in ("the", "???", "xqzvw"):
+        response = session.searcher.search({"query": query, "k": 5})
+        assert response.hits, query
+        assert response.mode_used == "vector", query
 
 
 def test_the_index_is_reused(beir, make_settings, tmp_path):
@@ -64,3 +73,15 @@ def test_train_and_heldout_are_disjoint(session):
     assert len(held) == 3
     assert len(train) == 2
     assert not set(held) & set(train)
+
+
+def test_only_the_embedded_backend_is_evaluated(beir, make_settings, tmp_path):
+    from hybrid_search.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="HYBRID_SEARCH_BACKEND='opensearch'"):
+        open_session(
+            make_settings(backend="opensearch"),
+            beir,
+            cache_dir=tmp_path / "c",
+            embedder_factory=HashEmbedder,
+        )
