@@ -95,14 +95,17 @@ def diagnostics_table(results: dict[str, Any]) -> list[str]:
         gammas = f"{_f(info.get('gamma_q'))} / {_f(info.get('gamma_d'))}" if info else "-"
         lines.append(
             f"| {model} | {_f(diag['norm']['mean'])} | {_f(diag['norm']['cv'])} "
-            f"| {_f(diag['cohens_d_rel_vs_nonrel'])} | {_f(diag['spearman_norm_length'])} "
-            f"| {_f(diag['spearman_norm_popularity'])} | {gammas} | {_f(info.get('seconds'), 0)} |"
+            f"| {_f(diag.get('cohens_d_rel_vs_nonrel'))} | {_f(diag.get('spearman_norm_length'))} "
+            f"| {_f(diag.get('spearman_norm_popularity'))} | {gammas} "
+            f"| {_f(info.get('seconds'), 0)} |"
         )
     return [*lines, ""]
 
 
 def write_markdown(results: dict[str, Any], path: Path, reading: str = "") -> None:
-    """Write the tables (and an optional reading) next to the JSON."""
+    """Write the tables, then ``reading.md`` from this folder (method and reading) if present."""
+    if not reading and (Path(__file__).parent / "reading.md").exists():
+        reading = (Path(__file__).parent / "reading.md").read_text(encoding="utf-8")
     setup = results["setup"]
     lines = [
         "# Magnitude-aware fine-tuning on Home Depot (Feng & Watanabe, arXiv 2602.09229)",

@@ -128,6 +128,8 @@ def diagnostics(vecs: dict[str, np.ndarray], split: Split, doc_ids: list[str]) -
     lengths = [len(t.split()) for t in split.corpus.values()]
     popularity = [split.popularity.get(pid, 0) for pid in doc_ids]
     stats = norm_stats(norms)
+    if not stats.cv > 1e-5:  # unit vectors: their norms are float noise, no signal to correlate
+        return {"norm": vars(stats), "cohens_d_rel_vs_nonrel": None, "pairs_rel_nonrel": []}
     return {
         "norm": vars(stats),
         "cohens_d_rel_vs_nonrel": cohens_d(np.array(rel), np.array(non)),
@@ -268,11 +270,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         per = {str(k[1]): s["diagnostics"] for k, s in systems.items() if k[0] == name}
         first = next(iter(per.values()))
-        mean = {
+        mean: dict[str, Any] = {
             key: float(np.mean([d[key] for d in per.values()]))
             for key in first
             if isinstance(first[key], float)
         }
+        for key in ("cohens_d_rel_vs_nonrel", "spearman_norm_length", "spearman_norm_popularity"):
+            if mean.get(key) is None or np.isnan(mean[key]):
+                mean[key] = None
         mean["norm"] = {
             key: float(np.mean([d["norm"][key] for d in per.values()])) for key in first["norm"]
         }
@@ -298,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2, allow_nan=False))
     write_markdown(results, args.out.with_suffix(".md"))
     print(f"wrote {args.out.with_suffix('.json')} and .md")
     return 0
