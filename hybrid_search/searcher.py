@@ -16,10 +16,9 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hybrid_search.backends import SearchBackend, create_backend
-from hybrid_search.config import SearchSettings, Settings
+from hybrid_search.config import Settings
 from hybrid_search.documents import FilterClause, parse_filters
 from hybrid_search.embedding import Embedder, QueryEncoder, create_embedder
 from hybrid_search.errors import (
@@ -32,7 +31,6 @@ from hybrid_search.errors import (
 )
 from hybrid_search.hits import Hit
 from hybrid_search.ranking.adaptive import (
-    AdaptiveParams,
     adaptive_vector_weight,
     has_code_token,
     lexical_spread,
@@ -40,93 +38,25 @@ from hybrid_search.ranking.adaptive import (
 from hybrid_search.ranking.commercial import CommercialParams, CommercialTerms, explore
 from hybrid_search.ranking.confidence import cosine_from_score, gate
 from hybrid_search.ranking.fusion import FusionResult, fuse
+from hybrid_search.search_models import (
+    CommercialOverrides,
+    SearchRequest,
+    SearchResponse,
+    adaptive_params,
+    render_hits,
+    validate_request,
+)
 from hybrid_search.templates import IndexTemplate, load_template
 
-__all__ = ["CommercialOverrides", "SearchRequest", "SearchResponse", "Searcher"]
+__all__ = [
+    "CommercialOverrides",
+    "SearchRequest",
+    "SearchResponse",
+    "Searcher",
+    "adaptive_params",
+]
 
 logger = logging.getLogger(__name__)
-
-
-class CommercialOverrides(BaseModel):
-    """Per-request overrides of the commercial coefficients (bounded like the settings)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool | None = None
-    relevance_weight: float | None = Field(None, ge=0.0, le=10.0)
-    margin_weight: float | None = Field(None, ge=0.0, le=10.0)
-    freshness_weight: float | None = Field(None, ge=0.0, le=10.0)
-    freshness_tau_days: float | None = Field(None, gt=0.0, le=3650.0)
-    popularity_weight: float | None = Field(None, ge=-10.0, le=10.0)
-    popularity_damping: float | None = Field(None, ge=0.0, le=1000.0)
-    exploration_rate: float | None = Field(None, ge=0.0, le=0.5)
-    exploration_seed: int | None = None
-    max_margin: float | None = Field(None, gt=0.0)
-
-
-class SearchRequest(BaseModel):
-    """A storefront query. Unset fields take the configured defaults."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    query: str = Field(..., min_length=1)
-    filters: dict[str, Any] | None = None
-    k: int | None = Field(None, ge=1)
-    page: int = Field(0, ge=0)
-    mode: Literal["auto", "hybrid", "lexical", "vector"] | None = None
-    normalization: Literal["min_max", "l2", "z_score"] | None = None
-    combination: Literal["arithmetic_mean", "geometric_mean", "harmonic_mean", "rrf"] | None = None
-    lexical_weight: float | None = Field(None, ge=0.0, le=1.0)
-    vector_weight: float | None = Field(None, ge=0.0, le=1.0)
-    rank_constant: int | None = Field(None, ge=1, le=10000)
-    min_vector_cosine: float | None = Field(None, ge=-1.0, le=1.0)
-    candidates: int | None = Field(None, ge=10, le=10000)
-    fuzzy: Literal["off", "on_empty", "always"] | None = None
-    adaptive_fusion: bool | None = None
-    commercial: CommercialOverrides | None = None
-    explain: bool = False
-
-
-class SearchResponse(BaseModel):
-    """What a search returns: hits with their score breakdown, and how they were found."""
-
-    hits: list[dict[str, Any]]
-    mode_used: Literal["hybrid", "lexical", "vector"]
-    fallback_reason: str | None = None
-    degraded: list[str] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
-    page: int = 0
-    k: int = 10
-    candidates: dict[str, int] = Field(default_factory=dict)
-    timings_ms: dict[str, float] = Field(default_factory=dict)
-    top_vector_cosine: float | None = None
-    embedder: str | None = None
-
-
-def _validate(raw: SearchRequest | dict[str, Any]) -> SearchRequest:
-    if isinstance(raw, SearchRequest):
-        return raw
-    try:
-        return SearchRequest.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "request"
-        msg = f"field '{where}': {err.get('input')!r} is invalid: {err['msg']}"
-        raise InvalidRequestError(msg) from exc
-
-
-def adaptive_params(cfg: SearchSettings) -> AdaptiveParams:
-    """The query-adaptive fusion coefficients of the ``search.adaptive_*`` settings."""
-    return AdaptiveParams(
-        vector_weight=cfg.vector_weight / (cfg.lexical_weight + cfg.vector_weight),
-        cosine_pivot=cfg.adaptive_cosine_pivot,
-        cosine_slope=cfg.adaptive_cosine_slope,
-        spread_pivot=cfg.adaptive_spread_pivot,
-        spread_slope=cfg.adaptive_spread_slope,
-        code_vector_weight=cfg.adaptive_code_vector_weight,
-        min_vector_weight=cfg.adaptive_min_vector_weight,
-        max_vector_weight=cfg.adaptive_max_vector_weight,
-    )
 
 
 class Searcher:
@@ -260,7 +190,7 @@ class Searcher:
             BackendUnavailableError: the embedder failed and ``search.fallback`` is ``off``.
         """
         t_start = time.perf_counter()
-        req = _validate(request)
+        req = validate_request(request)
         cfg = self.settings.search
         query = req.query.strip()
         if not query:
@@ -412,8 +342,16 @@ class Searcher:
         page_rows = order[req.page * k : (req.page + 1) * k]
         sources = self.backend.fetch([fused.keys[i] for i in page_rows])
         timings["fetch"] = (time.perf_counter() - t) * 1000
-        hits = self._render(
-            page_rows, sources, fused, terms, explored, leg_names, req.page * k, req.explain
+        hits = render_hits(
+            self.template.vector.space_type,
+            page_rows,
+            sources,
+            fused,
+            terms,
+            explored,
+            leg_names,
+            req.page * k,
+            req.explain,
         )
         timings["total"] = (time.perf_counter() - t_start) * 1000
         encoder = self._encoder
@@ -453,63 +391,6 @@ class Searcher:
             seed=params.exploration_seed,
             query=query,
         )
-
-    def _render(
-        self,
-        page_rows: list[int],
-        sources: dict[Any, tuple[str, dict[str, Any]]],
-        fused: FusionResult,
-        terms: CommercialTerms | None,
-        explored: set[int],
-        leg_names: list[str],
-        offset: int,
-        explain: bool,
-    ) -> list[dict[str, Any]]:
-        space = self.template.vector.space_type
-        out = []
-        rank = offset
-        for i in page_rows:
-            key = fused.keys[i]
-            if key not in sources:
-                continue  # deleted between retrieval and fetch
-            rank += 1
-            doc_id, source = sources[key]
-            breakdown: dict[str, Any] = {}
-            for j, name in enumerate(leg_names):
-                raw = fused.raw[i, j]
-                breakdown[name] = None if np.isnan(raw) else float(raw)
-                norm = fused.normalized[i, j]
-                breakdown[f"{name}_normalized"] = None if np.isnan(norm) else float(norm)
-            if breakdown.get("vector") is not None:
-                breakdown["vector_cosine"] = cosine_from_score(breakdown["vector"], space)
-            breakdown["fused"] = float(fused.scores[i])
-            score = float(fused.scores[i])
-            if terms is not None:
-                score = float(terms.total[i])
-                breakdown.update(
-                    relevance=float(terms.relevance[i]),
-                    margin=float(terms.margin[i]),
-                    freshness=float(terms.freshness[i]),
-                    popularity=float(terms.popularity[i]),
-                    exploration=i in explored,
-                )
-            item: dict[str, Any] = {
-                "id": doc_id,
-                "rank": rank,
-                "score": score,
-                "breakdown": breakdown,
-                "source": source,
-            }
-            if explain:
-                item["explain"] = {
-                    "fused_position": i + 1,
-                    "legs": leg_names,
-                    "window": len(fused),
-                    "max_margin": terms.max_margin if terms is not None else None,
-                    "max_popularity": terms.max_popularity if terms is not None else None,
-                }
-            out.append(item)
-        return out
 
     def similar(
         self, doc_id: str, *, k: int | None = None, filters: dict[str, Any] | None = None
