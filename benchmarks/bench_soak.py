@@ -289,6 +289,37 @@ async def verify(client: Any, truths: list[Truth]) -> dict[str, Any]:
     }
 
 
+async def read_only_phase(client: Any, server: Server, args: argparse.Namespace) -> dict[str, Any]:
+    """Searches only, on the final index: with no writes, memory must not grow (a leak per
+    request would show here, where the mixed phase's growth is the index growing)."""
+    if args.read_only_s <= 0:
+        return {"duration_s": 0, "errors": 0}
+    say(f"read-only phase: {args.read_only_s:.0f} s of searches, no writes")
+    stats = Stats()
+    modes: dict[str, int] = {}
+    rss: list[list[float]] = []
+    deadline = time.perf_counter() + args.read_only_s
+    await asyncio.gather(
+        rss_task(server, deadline, args.sample_s, rss),
+        *(
+            searcher_task(client, random.Random(args.seed + 500 + i), deadline, stats, modes)
+            for i in range(args.searchers)
+        ),
+    )
+    values = [r for _, r in rss]
+    half = max(1, len(values) // 2)
+    return {
+        "duration_s": args.read_only_s,
+        **stats.summary(),
+        "rss_mb": {
+            "samples": rss,
+            "median_first_half": float(np.median(values[:half])),
+            "median_second_half": float(np.median(values[half:] or values)),
+            "growth_mb": float(np.median(values[half:] or values) - np.median(values[:half])),
+        },
+    }
+
+
 async def soak(server: Server, args: argparse.Namespace) -> dict[str, Any]:
     import httpx
 
@@ -326,6 +357,7 @@ async def soak(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         server_cpu = server.cpu_s() - cpu0
         say("load done; verifying the index against the writers' ground truth")
         checks = await verify(client, truths)
+        read_only = await read_only_phase(client, server, args)
     values = [r for _, r in rss]
     third = max(1, len(values) // 3)
     middle, last = values[third : 2 * third] or values, values[2 * third :] or values
@@ -333,6 +365,7 @@ async def soak(server: Server, args: argparse.Namespace) -> dict[str, Any]:
     searches = search_stats.summary()
     writes = write_stats.summary()
     return {
+        "read_only": read_only,
         "duration_s": wall,
         "server_cpu_s": server_cpu,
         "search": {**searches, "throughput_rps": searches["requests"] / wall, "modes": modes},
@@ -346,8 +379,24 @@ async def soak(server: Server, args: argparse.Namespace) -> dict[str, Any]:
             "growth_last_vs_second_third_mb": growth,
             "max": max(values),
         },
-        "ok": not search_stats.errors and not write_stats.errors and not checks["problems"],
+        "ok": not search_stats.errors
+        and not write_stats.errors
+        and not checks["problems"]
+        and not read_only["errors"],
     }
+
+
+def _read_only_lines(ro: dict[str, Any]) -> list[str]:
+    if not ro.get("duration_s"):
+        return []
+    lat, mem = ro["latency_ms"], ro["rss_mb"]
+    return [
+        f"Read-only phase ({ro['duration_s']:.0f} s of searches on the final index, no writes): "
+        f"{ro['requests']} searches, {ro['errors']} errors, p50 {lat['p50']:.1f} ms, "
+        f"p99 {lat['p99']:.1f} ms; RSS median {mem['median_first_half']:.0f} MB in the first "
+        f"half, {mem['median_second_half']:.0f} MB in the second ({mem['growth_mb']:+.1f} MB).",
+        "",
+    ]
 
 
 def to_markdown(result: dict[str, Any]) -> str:
@@ -414,6 +463,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         "",
         f"Server CPU: {r['server_cpu_s']:.0f} s over {r['duration_s']:.0f} s of wall time.",
         "",
+        *_read_only_lines(r.get("read_only") or {}),
+        "",
         f"Verdict: {'PASS' if r['ok'] else 'FAIL'} (zero errors and an exact index required).",
         "",
     ]
@@ -427,6 +478,9 @@ def main() -> int:
     ap.add_argument("--writers", type=int, default=2)
     ap.add_argument("--batch", type=int, default=6, help="documents per upsert")
     ap.add_argument("--sample-s", type=float, default=5.0, help="RSS sampling period")
+    ap.add_argument(
+        "--read-only-s", type=float, default=120.0, help="then searches only, to see memory flat"
+    )
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument(
         "--hnsw-above",

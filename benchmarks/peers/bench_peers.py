@@ -150,39 +150,8 @@ def load(dataset: Path, cache: Path, queries: int | None, docs: int | None) -> d
     }
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", type=Path, required=True)
-    ap.add_argument("--cache-dir", type=Path, default=Path("benchmarks/.cache"))
-    ap.add_argument("--peers", default=",".join(PEERS))
-    ap.add_argument("--queries", type=int, help="first N held-out queries (default: all 1,000)")
-    ap.add_argument("--docs", type=int, help="first N documents only (smoke tests)")
-    ap.add_argument(
-        "--relevance-only",
-        action="store_true",
-        help="nDCG@10 and recall@10 only (no timings: for runs outside the benchmark lock)",
-    )
-    ap.add_argument("--out", type=Path, required=True)
-    args = ap.parse_args()
-    data = load(args.dataset, args.cache_dir, args.queries, args.docs)
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="peers-") as tmp:
-        for name in args.peers.split(","):
-            peer = PEERS[name](Path(tmp))
-            print(f"== {name}", flush=True)
-            try:
-                row = run_peer(peer, data, relevance_only=args.relevance_only)
-            except Exception as exc:  # a peer failing is a result, not a crash
-                traceback.print_exc()
-                row = {
-                    "system": getattr(peer, "name", name),
-                    "error": f"{type(exc).__name__}: {exc}",
-                }
-            finally:
-                with contextlib.suppress(Exception):
-                    peer.close()
-            print(json.dumps(row), flush=True)
-            rows.append(row)
+def write_results(rows: list[dict], meta: dict, out: Path, *, relevance_only: bool) -> None:
+    """Paired p-values against the first row, then ``out``.json and ``out``.md."""
     base = next((r for r in rows if "_per_query" in r), None)
     for r in rows:
         if base is not None and "_per_query" in r and r is not base:
@@ -191,17 +160,8 @@ def main() -> int:
             r["ndcg@10_p_vs_first"] = round(c.p_value, 4)
     for r in rows:
         r.pop("_per_query", None)
-    meta = {
-        "machine": _machine(),
-        "python": platform.python_version(),
-        "documents": len(data["ids"]),
-        "queries": len(data["qids"]),
-        "command": "python " + " ".join(sys.argv),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(
-        json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
-    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     cols = [
         "system",
         "fusion",
@@ -213,7 +173,7 @@ def main() -> int:
         "ndcg@10_p_vs_first",
         "update_1k_delete_1k_add_s",
     ]
-    if args.relevance_only:
+    if relevance_only:
         cols = ["system", "fusion", "vector_recall@10", "ndcg@10"]
         cols += ["ndcg@10_delta_vs_first", "ndcg@10_p_vs_first"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -230,8 +190,51 @@ def main() -> int:
         "  against the first row (10,000 sign flips)",
         "",
     ]
-    args.out.with_suffix(".md").write_text("\n".join(header + lines) + "\n")
-    print("\n".join(lines))
+    out.with_suffix(".md").write_text("\n".join(header + lines) + "\n")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", type=Path, required=True)
+    ap.add_argument("--cache-dir", type=Path, default=Path("benchmarks/.cache"))
+    ap.add_argument("--peers", default=",".join(PEERS))
+    ap.add_argument("--queries", type=int, help="first N held-out queries (default: all 1,000)")
+    ap.add_argument("--docs", type=int, help="first N documents only (smoke tests)")
+    ap.add_argument(
+        "--relevance-only",
+        action="store_true",
+        help="nDCG@10 and recall@10 only (no timings: for runs outside the benchmark lock)",
+    )
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    data = load(args.dataset, args.cache_dir, args.queries, args.docs)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="peers-", ignore_cleanup_errors=True) as tmp:
+        for name in args.peers.split(","):
+            peer = PEERS[name](Path(tmp))
+            print(f"== {name}", flush=True)
+            try:
+                row = run_peer(peer, data, relevance_only=args.relevance_only)
+            except Exception as exc:  # a peer failing is a result, not a crash
+                traceback.print_exc()
+                row = {
+                    "system": getattr(peer, "name", name),
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
+            finally:
+                with contextlib.suppress(Exception):
+                    peer.close()
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    meta = {
+        "machine": _machine(),
+        "python": platform.python_version(),
+        "documents": len(data["ids"]),
+        "queries": len(data["qids"]),
+        "command": "python " + " ".join(sys.argv),
+    }
+    write_results(rows, meta, args.out, relevance_only=args.relevance_only)
+    print(args.out.with_suffix(".md").read_text())
     return 0
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from hybrid_search.errors import InvalidRequestError
+from hybrid_search.observability.querylog import decode_vector
 
 __all__ = ["AuditItem", "AuditReport", "audit", "read_events", "render_markdown"]
 
@@ -149,8 +150,8 @@ def audit(
         got = events.get(str(record.get("request_id")), {})
         if got:
             joined += 1
-        vec = record.get("vector")
-        query_vec = np.asarray(vec, dtype=np.float64) if vec else None
+        vec = decode_vector(record.get("vector"))
+        query_vec = None if vec is None or not vec.size else vec.astype(np.float64)
         query = str(record.get("query") or record.get("query_sha256", "")[:12])
         for hit in record.get("hits", []):
             sim = _similarity(hit, query_vec, vector_of)

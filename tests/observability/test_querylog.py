@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from hybrid_search.errors import InvalidRequestError
-from hybrid_search.observability.querylog import QueryLog, query_hash, read_query_log
+from hybrid_search.observability.querylog import (
+    QueryLog,
+    decode_vector,
+    encode_vector,
+    query_hash,
+    read_query_log,
+)
 
 
 def test_off_by_default_writes_nothing(make_client, tmp_path):
@@ -39,7 +45,7 @@ def test_search_record_hashed_with_vector_ids_and_scores(make_client, tmp_path):
     # The logged vector is the query vector the search used (hash embedder, deterministic).
     searcher = client.app.state.searcher
     expected = searcher.embedder.encode_query("Black Tote")
-    assert np.allclose(record["vector"], expected, atol=1e-6)
+    assert np.array_equal(decode_vector(record["vector"]), expected)  # exact: float32 bytes
     assert not {"client", "ip", "user", "session"} & set(record)
 
 
@@ -109,3 +115,16 @@ def test_concurrent_writers_never_interleave_lines(tmp_path):
     assert len(records) == 400
     for worker in range(8):
         assert [r["i"] for r in records if r["worker"] == worker] == list(range(50))
+
+
+def test_vector_encoding_roundtrip_and_errors():
+    vec = np.array([0.1, -2.5, 3e-8], dtype=np.float32)
+    assert np.array_equal(decode_vector(encode_vector(vec)), vec)
+    assert decode_vector([1.0, 0.0]).tolist() == [1.0, 0.0]  # hand-written records
+    assert decode_vector(None) is None
+    with pytest.raises(InvalidRequestError, match="not base64"):
+        decode_vector("***")
+    with pytest.raises(InvalidRequestError, match="whole number of float32"):
+        decode_vector("AAA=")
+    with pytest.raises(InvalidRequestError, match="got dict"):
+        decode_vector({"x": 1})
