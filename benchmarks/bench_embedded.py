@@ -843,7 +843,9 @@ def write_markdown(path: Path, data: dict[str, Any]) -> None:
         "included); *rebuilds during load* counts HNSW builds that finished while indexing.",
         "* **Search**: a second fresh subprocess opens the index from disk (RSS measured here). "
         "`Searcher.search({'query': q, 'mode': 'hybrid', 'k': 10})`: default fusion "
-        "(min_max + arithmetic_mean, weights 0.7/0.3), commercial stage on, candidate window "
+        "(min_max + arithmetic_mean, weights 0.7/0.3, query-adaptive cap for code-like "
+        "queries), typo-tolerant lexical leg (`search.fuzzy` always), commercial stage on, "
+        "candidate window "
         f"{data['candidates']}. *No embedding*: every query was run once first so the "
         "QueryEncoder LRU returns cached vectors. *With embedding*: a Searcher built with "
         "`embedding.query_cache_size=0` over the same opened backend. "

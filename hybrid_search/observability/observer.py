@@ -6,6 +6,7 @@ Kept here so the routes stay thin: one call per answered search, ingest or failu
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from hybrid_search.errors import HybridSearchError
@@ -32,6 +33,15 @@ class Observer:
         self.metrics = Metrics(document_count=searcher.backend.count if searcher else None)
         self.query_log = QueryLog.from_settings(cfg) if cfg.query_log_enabled else None
         self._salt = cfg.hash_salt.get_secret_value() if cfg.hash_salt is not None else ""
+        if self.query_log is not None and cfg.hash_queries and not self._salt:
+            # An unsalted SHA-256 of a short query (an e-mail address, a name) is reversed by
+            # guessing: without a configured salt, use a random one for this process.
+            self._salt = secrets.token_hex(16)
+            logger.warning(
+                "query log: no observability.hash_salt configured; query hashes use a random "
+                "salt for this process and will not match across restarts "
+                "(set HYBRID_SEARCH_OBSERVABILITY__HASH_SALT to keep them comparable)"
+            )
 
     def _query_vector(self, searcher: Searcher, query: str, response: SearchResponse) -> Any:
         if not self.cfg.log_vectors or "embed" not in response.timings_ms:

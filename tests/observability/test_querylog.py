@@ -49,6 +49,17 @@ def test_search_record_hashed_with_vector_ids_and_scores(make_client, tmp_path):
     assert not {"client", "ip", "user", "session"} & set(record)
 
 
+def test_no_configured_salt_means_a_random_one_never_a_bare_hash(make_client, tmp_path, caplog):
+    # sha256 of a short query without a salt is reversed by guessing (an e-mail address).
+    path = tmp_path / "q.jsonl"
+    client = make_client(observability={"query_log_enabled": True, "query_log_path": path})
+    assert "random salt" in caplog.text
+    assert client.post("/v1/search", json={"query": "ann@example.com"}).status_code == 200
+    (record,) = [json.loads(line) for line in path.read_text().splitlines()]
+    assert record["query_sha256"] != query_hash("ann@example.com")
+    assert "ann@example.com" not in path.read_text()
+
+
 def test_plain_text_only_when_configured(make_client, tmp_path):
     path = tmp_path / "q.jsonl"
     client = make_client(
