@@ -31,7 +31,8 @@ def test_lexical_body_is_multi_match_best_fields_over_the_template(template, val
 
 def test_fuzzy_lexical_adds_fuzziness_auto(template, validator):
     body = queries.lexical_body("blak tote", template, k=5, fuzzy=True)
-    assert body["query"]["multi_match"]["fuzziness"] == "AUTO"
+    match = body["query"]["multi_match"]
+    assert (match["fuzziness"], match["prefix_length"], match["max_expansions"]) == ("AUTO", 1, 3)
     assert validator.validate("search", body) == []
 
 

@@ -77,7 +77,10 @@ def filter_query(filters: Sequence[FilterClause]) -> dict[str, Any] | None:
 def lexical_query(text: str, template: IndexTemplate, *, fuzzy: bool = False) -> dict[str, Any]:
     """``multi_match`` best_fields over the template's lexical fields with their boosts.
 
-    ``fuzzy`` adds ``fuzziness: AUTO`` (0 edits up to 2 characters, 1 up to 5, 2 beyond), per term.
+    ``fuzzy`` adds ``fuzziness: AUTO`` (0 edits up to 2 characters, 1 up to 5, 2 beyond), per term,
+    with the embedded engine's expansion rules: the first character must match
+    (``prefix_length: 1``) and at most 3 terms per typo (``max_expansions: 3``). Unlike the
+    embedded engine, Lucene also expands terms the index knows.
     """
     fields = [
         name if boost == 1.0 else f"{name}^{_number(boost)}"
@@ -85,7 +88,7 @@ def lexical_query(text: str, template: IndexTemplate, *, fuzzy: bool = False) ->
     ]
     match: dict[str, Any] = {"query": text, "fields": fields, "type": "best_fields"}
     if fuzzy:
-        match["fuzziness"] = "AUTO"
+        match.update(fuzziness="AUTO", prefix_length=1, max_expansions=3)
     return {"multi_match": match}
 
 
