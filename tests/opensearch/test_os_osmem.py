@@ -353,7 +353,7 @@ def test_native_mode_bootstrap_fails_without_its_pipeline(osmem_backend):
         backend.bootstrapper.run(model_id="m", dimension=384)
 
 
-def test_every_body_sent_to_osmem_was_validated(loaded_backend):
+def test_every_body_sent_to_osmem_was_validated(loaded_backend, validator):
     vec = HashEmbedder().encode_query("tote")
     loaded_backend.lexical("tote", k=5, filters=[], fuzzy=True)
     with pytest.raises(BackendError):
