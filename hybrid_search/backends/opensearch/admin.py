@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,7 +21,12 @@ from hybrid_search.config import SearchSettings
 from hybrid_search.errors import ConfigError
 from hybrid_search.templates import IndexTemplate
 
+if TYPE_CHECKING:
+    from hybrid_search.backends.opensearch.client import OpenSearchClient
+    from hybrid_search.config import OpenSearchSettings
+
 __all__ = [
+    "BackendParts",
     "Names",
     "alias_swap_body",
     "bulk_delete_lines",
@@ -208,3 +213,17 @@ def alias_swap_body(alias: str, new_index: str, old_index: str | None) -> dict[s
         actions.append({"remove": {"index": old_index, "alias": alias}})
     actions.append({"add": {"index": new_index, "alias": alias}})
     return {"actions": actions}
+
+
+class BackendParts:
+    """What the ``OpenSearchBackend`` mixins (commercial stage, native mode) share."""
+
+    client: OpenSearchClient
+    template: IndexTemplate
+    cfg: OpenSearchSettings
+    names: Names
+
+    @property
+    def alias(self) -> str:
+        """The alias every search and write goes to."""
+        return self.names.alias

@@ -11,12 +11,10 @@ from typing import Any
 import numpy as np
 
 from hybrid_search.backends.opensearch import admin, queries, stage
-from hybrid_search.backends.opensearch.client import OpenSearchClient, Request, root_cause
-from hybrid_search.config import OpenSearchSettings
+from hybrid_search.backends.opensearch.client import Request, root_cause
 from hybrid_search.errors import BackendError
 from hybrid_search.ranking.commercial import CommercialParams, CommercialTerms, commercial_terms
 from hybrid_search.ranking.fusion import FusionResult
-from hybrid_search.templates import IndexTemplate
 
 __all__ = ["STAGE_CHUNK", "CommercialStage"]
 
@@ -25,19 +23,10 @@ logger = logging.getLogger(__name__)
 STAGE_CHUNK = 1000  # candidates per script_score request (1024 bool clauses by default)
 
 
-class CommercialStage:
+class CommercialStage(admin.BackendParts):
     """``rerank`` for ``OpenSearchBackend`` (a mixin: it uses the backend's client and names)."""
 
-    client: OpenSearchClient
-    template: IndexTemplate
-    cfg: OpenSearchSettings
-    names: admin.Names
     _script_source: str | None
-
-    @property
-    def alias(self) -> str:
-        """The alias every search and write goes to."""
-        return self.names.alias
 
     def script_source(self) -> str:
         """The rendered painless commercial script (read once)."""

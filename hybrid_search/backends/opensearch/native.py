@@ -8,13 +8,11 @@ from typing import Any
 import numpy as np
 
 from hybrid_search.backends.opensearch import admin, queries
-from hybrid_search.backends.opensearch.client import OpenSearchClient, Request
-from hybrid_search.config import OpenSearchSettings
+from hybrid_search.backends.opensearch.client import Request
 from hybrid_search.documents import FilterClause
 from hybrid_search.errors import BackendError, InvalidRequestError
 from hybrid_search.hits import Hit
 from hybrid_search.ranking.fusion import FusionResult
-from hybrid_search.templates import IndexTemplate
 
 __all__ = ["SENTINEL_SCORE_LIMIT", "NativeMode", "PipelineMissingError"]
 
@@ -25,19 +23,8 @@ class PipelineMissingError(BackendError):
     """A ``hybrid`` query came back un-normalised: no search pipeline was applied."""
 
 
-class NativeMode:
+class NativeMode(admin.BackendParts):
     """``native_fused`` and the query helpers of ``OpenSearchBackend`` (a mixin)."""
-
-    client: OpenSearchClient
-    template: IndexTemplate
-    cfg: OpenSearchSettings
-    names: admin.Names
-    _script_source: str | None
-
-    @property
-    def alias(self) -> str:
-        """The alias every search and write goes to."""
-        return self.names.alias
 
     @staticmethod
     def _hits(resp: Any, leg: str) -> list[Hit]:
