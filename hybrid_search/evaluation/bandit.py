@@ -16,7 +16,6 @@ logging policy otherwise.
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from hybrid_search.errors import InvalidRequestError
+from hybrid_search.jsonl import read_objects
 from hybrid_search.ranking.commercial import CommercialParams, commercial_terms
 
 __all__ = ["BanditResult", "Impression", "arm_grid", "load_click_log", "replay_thompson"]
@@ -133,22 +133,7 @@ def load_click_log(path: Path) -> list[Impression]:
     Raises:
         InvalidRequestError: the file cannot be read or a line is malformed (named by number).
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        msg = f"cannot read {path}: {exc}"
-        raise InvalidRequestError(msg) from exc
-    out = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            msg = f"{path} line {number}: not valid JSON: {exc.msg}"
-            raise InvalidRequestError(msg) from exc
-        out.append(_impression(obj, f"{path} line {number}"))
-    return out
+    return [_impression(obj, f"{path} line {number}") for number, obj in read_objects(path)]
 
 
 def arm_grid(base: CommercialParams) -> list[CommercialParams]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from hybrid_search.errors import InvalidRequestError
+from hybrid_search.jsonl import read_objects
 from hybrid_search.templates import IndexTemplate, parse_template
 
 __all__ = [
@@ -57,24 +57,11 @@ class EvalDataset:
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        fh = path.open(encoding="utf-8-sig")
-    except OSError as exc:
-        msg = f"cannot read {path}: {exc}"
-        raise InvalidRequestError(msg) from exc
-    with fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                msg = f"{path} line {number}: not valid JSON: {exc.msg}"
-                raise InvalidRequestError(msg) from exc
-            if not isinstance(obj, dict) or not isinstance(obj.get("_id"), (str, int)):
-                msg = f"{path} line {number}: expected an object with an '_id', got {line[:80]!r}"
-                raise InvalidRequestError(msg)
-            yield number, obj
+    for number, obj in read_objects(path):
+        if not isinstance(obj.get("_id"), (str, int)):
+            msg = f"{path} line {number}: expected an object with an '_id', got {obj!r:.80}"
+            raise InvalidRequestError(msg)
+        yield number, obj
 
 
 def _as_text(value: Any) -> str:

@@ -15,7 +15,6 @@ cosine between the logged query vector and the product's stored vector.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from hybrid_search.errors import InvalidRequestError
+from hybrid_search.jsonl import read_objects
 from hybrid_search.observability.querylog import decode_vector
 
 __all__ = ["AuditItem", "AuditReport", "audit", "read_events", "render_markdown"]
@@ -70,23 +70,8 @@ def read_events(path: Path) -> dict[str, dict[str, set[str]]]:
         InvalidRequestError: unreadable file or a bad line (names the line, the field and what
             is allowed).
     """
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        msg = f"cannot read events file {path}: {exc}"
-        raise InvalidRequestError(msg) from exc
     out: dict[str, dict[str, set[str]]] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError as exc:
-            msg = f"{path} line {number}: not valid JSON ({exc.msg})"
-            raise InvalidRequestError(msg) from exc
-        if not isinstance(event, dict):
-            msg = f"{path} line {number}: expected a JSON object"
-            raise InvalidRequestError(msg)
+    for number, event in read_objects(path, what="events file"):
         for key in ("request_id", "id"):
             if not isinstance(event.get(key), str) or not event[key]:
                 msg = f"{path} line {number}: field {key!r} must be a non-empty string"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hybrid_search.errors import InvalidRequestError
+from hybrid_search.jsonl import read_objects
 
 if TYPE_CHECKING:
     from hybrid_search.config import ObservabilitySettings
@@ -185,18 +186,5 @@ def read_query_log(path: Path) -> Iterator[dict[str, Any]]:
         )
         raise InvalidRequestError(msg)
     for file in files:
-        with file.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    msg = f"{file} line {number}: not valid JSON ({exc.msg})"
-                    raise InvalidRequestError(msg) from exc
-                if not isinstance(record, dict):
-                    msg = (
-                        f"{file} line {number}: expected a JSON object, got {type(record).__name__}"
-                    )
-                    raise InvalidRequestError(msg)
-                yield record
+        for _, record in read_objects(file, what="query log"):
+            yield record
