@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -106,3 +107,24 @@ def minilm() -> Any:
     from hybrid_search.embedding import create_embedder
 
     return create_embedder(load_settings().embedding)
+
+
+@contextlib.contextmanager
+def running_osmem() -> Iterator[Any]:
+    """A started osmem-server (OpenSearch-compatible, in memory) for the duration, or a skip that
+    says how to get one. Its stdout pipe is closed afterwards: osmem's own pytest plugin leaves it
+    open, which ``filterwarnings = error`` turns into a failure."""
+    try:
+        from osmem_server import OsmemError, OsmemServer
+    except ImportError:
+        pytest.skip('osmem-server is not installed: pip install -e ".[dev]"')
+    try:
+        server = OsmemServer.start(freeze=False, japanese=False, addr="127.0.0.1:0")
+    except OsmemError as exc:
+        pytest.skip(f"osmem-server did not start: {exc}")
+    try:
+        yield server
+    finally:
+        server.close()
+        if server.process.stdout is not None:
+            server.process.stdout.close()

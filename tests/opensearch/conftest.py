@@ -22,7 +22,7 @@ from hybrid_search.config import Settings, load_settings
 from hybrid_search.errors import HybridSearchError
 from hybrid_search.ingest import index_documents
 from hybrid_search.templates import IndexTemplate
-from tests.conftest import HashEmbedder
+from tests.conftest import HashEmbedder, running_osmem
 from tests.opensearch.validating import Validating
 
 SPEC_DIR = default_spec_dir()
@@ -55,18 +55,8 @@ def os_settings() -> Callable[..., Settings]:
 @pytest.fixture(scope="session")
 def osmem() -> Iterator[Any]:
     """A running osmem-server (session), or a skip that says how to get one."""
-    try:
-        from osmem_server import OsmemError, OsmemServer
-    except ImportError:
-        pytest.skip('osmem-server is not installed: pip install -e ".[dev]"')
-    try:
-        server = OsmemServer.start(freeze=False, japanese=False, addr="127.0.0.1:0")
-    except OsmemError as exc:
-        pytest.skip(f"osmem-server did not start: {exc}")
-    yield server
-    server.close()
-    if server.process.stdout is not None:
-        server.process.stdout.close()
+    with running_osmem() as server:
+        yield server
 
 
 @pytest.fixture

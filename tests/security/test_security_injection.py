@@ -21,7 +21,7 @@ from hybrid_search.backends.opensearch.backend import OpenSearchBackend
 from hybrid_search.config import load_settings
 from hybrid_search.documents import parse_filters
 from hybrid_search.ranking.commercial import CommercialParams
-from tests.conftest import HashEmbedder
+from tests.conftest import HashEmbedder, running_osmem
 
 MARK = "ZQX"  # tags every hostile string so it can be found in the bodies
 HOSTILE = [
@@ -115,39 +115,29 @@ def test_embedded_engine_searches_hostile_text_as_words(make_searcher, corpus, t
 
 def test_osmem_answers_hostile_text_as_words(template, corpus):
     """The same hostile strings against a running OpenSearch-compatible server."""
-    try:
-        from osmem_server import OsmemError, OsmemServer
-    except ImportError:
-        pytest.skip('osmem-server is not installed: pip install -e ".[dev]"')
     from hybrid_search.backends.opensearch.client import Request
     from hybrid_search.ingest import index_documents
 
-    try:
-        server = OsmemServer.start(freeze=False, japanese=False, addr="127.0.0.1:0")
-    except OsmemError as exc:
-        pytest.skip(f"osmem-server did not start: {exc}")
-    settings = load_settings(
-        backend="opensearch", opensearch={"url": server.url, "index_alias": "hs-inject"}
-    )
-    backend = OpenSearchBackend(settings, template)
-    try:
-        docs = [*corpus[:5], *({"sku": f"Z-{i}", "title": t} for i, t in enumerate(HOSTILE))]
-        report = index_documents(
-            ((d["sku"], d) for d in docs),
-            template=template,
-            embedder=HashEmbedder(),
-            backend=backend,  # type: ignore[arg-type]
+    with running_osmem() as server:
+        settings = load_settings(
+            backend="opensearch", opensearch={"url": server.url, "index_alias": "hs-inject"}
         )
-        assert report.failed == []
-        for i, text in enumerate(HOSTILE):
-            hits = backend.lexical(text, k=3, filters=parse_filters({"brand": text}, template))
-            assert hits == [], "a filter value is matched as a value, not as syntax"
-            keys = [h.key for h in backend.lexical(text, k=3, filters=[])]
-            assert keys and keys[0] == f"Z-{i}"
-        assert backend.count() == len(docs)
-        backend.client.send(Request("DELETE", f"/{backend.names.pattern}"), ignore=(404,))
-    finally:
-        backend.close()
-        server.close()
-        if server.process.stdout is not None:
-            server.process.stdout.close()
+        backend = OpenSearchBackend(settings, template)
+        try:
+            docs = [*corpus[:5], *({"sku": f"Z-{i}", "title": t} for i, t in enumerate(HOSTILE))]
+            report = index_documents(
+                ((d["sku"], d) for d in docs),
+                template=template,
+                embedder=HashEmbedder(),
+                backend=backend,  # type: ignore[arg-type]
+            )
+            assert report.failed == []
+            for i, text in enumerate(HOSTILE):
+                hits = backend.lexical(text, k=3, filters=parse_filters({"brand": text}, template))
+                assert hits == [], "a filter value is matched as a value, not as syntax"
+                keys = [h.key for h in backend.lexical(text, k=3, filters=[])]
+                assert keys and keys[0] == f"Z-{i}"
+            assert backend.count() == len(docs)
+            backend.client.send(Request("DELETE", f"/{backend.names.pattern}"), ignore=(404,))
+        finally:
+            backend.close()
