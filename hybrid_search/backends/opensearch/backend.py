@@ -202,9 +202,12 @@ class OpenSearchBackend(CommercialStage, NativeMode):
         vec = self._query_vector(embedding)
         if vec is None:
             return []
+        return self._hits(self._search(self._knn_body(vec, k, filters), "vector leg"), "vector")
+
+    def _knn_body(self, vec: np.ndarray, k: int, filters: list[FilterClause]) -> dict[str, Any]:
+        """The knn leg's search body: k capped at the engine's limit, ef_search for that k."""
         k = min(k, queries.KNN_MAX_K)
-        body = queries.knn_body(vec, self.template, k=k, filters=filters, ef_search=self._ef(k))
-        return self._hits(self._search(body, "vector leg"), "vector")
+        return queries.knn_body(vec, self.template, k=k, filters=filters, ef_search=self._ef(k))
 
     def legs_request(
         self,
@@ -217,14 +220,9 @@ class OpenSearchBackend(CommercialStage, NativeMode):
     ) -> Request:
         """Both legs as one ``_msearch`` request."""
         vec = self._query_vector(embedding)
-        k_vec = min(k, queries.KNN_MAX_K)
         bodies = [queries.lexical_body(text, self.template, k=k, filters=filters, fuzzy=fuzzy)]
         if vec is not None:
-            bodies.append(
-                queries.knn_body(
-                    vec, self.template, k=k_vec, filters=filters, ef_search=self._ef(k_vec)
-                )
-            )
+            bodies.append(self._knn_body(vec, k, filters))
         return Request("POST", "/_msearch", queries.msearch_body(self.alias, bodies))
 
     def legs(
