@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, overload
 
-__all__ = ["Hit", "IngestReport"]
+import numpy as np
+
+__all__ = ["Hit", "HitColumns", "IngestReport"]
 
 LegName = Literal["lexical", "vector"]
 
@@ -23,6 +25,52 @@ class Hit(NamedTuple):
     key: Hashable
     score: float
     leg: LegName
+
+
+class HitColumns(Sequence[Hit]):
+    """One leg's candidates as two columns, best first: a read-only sequence of ``Hit``.
+
+    The embedded engine answers with arrays (row keys, scores); building 200 ``Hit`` tuples per
+    leg and unzipping them again in fusion cost about 0.1 ms a search. Fusion reads ``keys`` and
+    ``scores`` directly; anything else sees ``Hit``s, built on access.
+    """
+
+    __slots__ = ("keys", "leg", "scores")
+
+    def __init__(self, keys: np.ndarray, scores: np.ndarray, leg: LegName) -> None:
+        if keys.shape != scores.shape or keys.ndim != 1:
+            msg = f"keys {keys.shape} and scores {scores.shape} must be 1-d and the same length"
+            raise ValueError(msg)
+        self.keys = keys
+        self.scores = scores
+        self.leg: LegName = leg
+
+    def __len__(self) -> int:
+        return int(self.keys.shape[0])
+
+    @overload
+    def __getitem__(self, index: int) -> Hit: ...
+    @overload
+    def __getitem__(self, index: slice) -> HitColumns: ...
+    def __getitem__(self, index: int | slice) -> Hit | HitColumns:
+        if isinstance(index, slice):
+            return HitColumns(self.keys[index], self.scores[index], self.leg)
+        return Hit(int(self.keys[index]), float(self.scores[index]), self.leg)
+
+    def __iter__(self) -> Iterator[Hit]:
+        leg = self.leg
+        for key, score in zip(self.keys.tolist(), self.scores.tolist(), strict=True):
+            yield Hit(key, score, leg)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"HitColumns({list(self)!r})"
 
 
 @dataclass

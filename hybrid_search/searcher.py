@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -151,7 +151,7 @@ class Searcher:
 
     def _timed_lexical(
         self, query: str, k: int, clauses: list[FilterClause], fuzzy: bool = False
-    ) -> tuple[list[Hit], float]:
+    ) -> tuple[Sequence[Hit], float]:
         t = time.perf_counter()
         hits = self.backend.lexical(query, k=k, filters=clauses, fuzzy=fuzzy)
         return hits, (time.perf_counter() - t) * 1000
@@ -168,7 +168,7 @@ class Searcher:
         except EmbedderError as exc:
             return None, str(exc)
 
-    def _top_cosine(self, vector: list[Hit], query: Any) -> float:
+    def _top_cosine(self, vector: Sequence[Hit], query: Any) -> float:
         """The gate's similarity: the engine score's cosine, or for a model that keeps document
         magnitude (inner product ``|q| |d| cos``, unbounded) the best cosine once the stored
         lengths are divided out (embedding/magnitude.py)."""
@@ -226,10 +226,10 @@ class Searcher:
         warnings: list[str] = []
         fallback_reason: str | None = None
 
-        lexical: list[Hit] = []
-        vector: list[Hit] = []
+        lexical: Sequence[Hit] = []
+        vector: Sequence[Hit] = []
         use_vector = mode != "lexical"
-        pending: Future[tuple[list[Hit], float]] | None = None
+        pending: Future[tuple[Sequence[Hit], float]] | None = None
         # A backend with ``legs`` answers both legs in one round trip (OpenSearch: _msearch).
         legs_fn = getattr(self.backend, "legs", None) if mode in ("auto", "hybrid") else None
         # Native mode (OpenSearch hybrid query + search pipeline) fuses inside the cluster.
@@ -317,7 +317,7 @@ class Searcher:
             w_vector = adaptive_vector_weight(
                 replace(self._adaptive, vector_weight=weights[1] / sum(weights)),
                 top_cosine=top_cosine,
-                spread=lexical_spread([h.score for h in lexical]),
+                spread=lexical_spread([h.score for h in lexical[:10]]),
                 code_like=has_code_token(query),
             )
             weights = (1.0 - w_vector, w_vector)

@@ -76,7 +76,7 @@ class SearchBackend(Protocol):
 
     def lexical(
         self, text: str, *, k: int, filters: list[FilterClause], fuzzy: bool = False
-    ) -> list[Hit]:
+    ) -> Sequence[Hit]:
         """BM25 candidates, best first.
 
         ``fuzzy`` matches each term within OpenSearch's ``fuzziness: AUTO`` edit distance
@@ -85,7 +85,9 @@ class SearchBackend(Protocol):
         """
         ...
 
-    def vector(self, embedding: np.ndarray, *, k: int, filters: list[FilterClause]) -> list[Hit]:
+    def vector(
+        self, embedding: np.ndarray, *, k: int, filters: list[FilterClause]
+    ) -> Sequence[Hit]:
         """Nearest-neighbour candidates, best first, scored on OpenSearch's ``_score`` scale."""
         ...
 

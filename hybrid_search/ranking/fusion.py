@@ -168,13 +168,13 @@ def fuse(
     if normalization == "z_score" and combination not in ("arithmetic_mean", "rrf"):
         msg = f"z_score normalization only combines with arithmetic_mean, not {combination!r}"
         raise ValueError(msg)
-    columns = [tuple(zip(*leg, strict=False))[:2] if leg else ((), ()) for leg in legs]
+    columns = [_columns(leg) for leg in legs]
     key_list, leg_rows = _join([leg_keys for leg_keys, _ in columns])
     n = len(key_list)
     raw = np.full((n, n_legs), np.nan)
     norm = np.full((n, n_legs), np.nan)
     for j, ((leg_keys, leg_scores), rows) in enumerate(zip(columns, leg_rows, strict=True)):
-        if not leg_keys:
+        if not len(leg_keys):
             continue
         values = np.asarray(leg_scores, dtype=np.float64)
         raw[rows, j] = values
@@ -188,8 +188,21 @@ def fuse(
     return FusionResult(_take(key_list, order), fused[order], raw[order], norm[order])
 
 
+def _columns(
+    leg: Sequence[tuple[Any, ...]],
+) -> tuple[Sequence[Hashable] | np.ndarray, Sequence[float] | np.ndarray]:
+    """A leg's keys and scores: the columns of a ``HitColumns``, else unzipped from its items."""
+    keys, scores = getattr(leg, "keys", None), getattr(leg, "scores", None)
+    if isinstance(keys, np.ndarray) and isinstance(scores, np.ndarray):
+        return keys, scores
+    if not leg:
+        return (), ()
+    unzipped = tuple(zip(*leg, strict=False))
+    return unzipped[0], unzipped[1]
+
+
 def _join(
-    legs: Sequence[Sequence[Hashable]],
+    legs: Sequence[Sequence[Hashable] | np.ndarray],
 ) -> tuple[Sequence[Hashable] | np.ndarray, list[np.ndarray]]:
     """Distinct keys in first-seen order, and each leg's row in that list.
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import hybrid_search.backends.embedded.backend as backend_module
+import hybrid_search.backends.embedded.writes as writes_module
 from hybrid_search.backends.embedded.vectors import VectorSearch, build_hnsw
 from hybrid_search.documents import parse_filters
 from hybrid_search.searcher import Searcher
@@ -165,7 +165,7 @@ def test_cached_graph_is_reused_after_reopen(hnsw, make_settings, monkeypatch):
     def no_build(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the cached graph should have been loaded, not rebuilt")
 
-    monkeypatch.setattr(backend_module, "build_hnsw", no_build)
+    monkeypatch.setattr(writes_module, "build_hnsw", no_build)
     again = Searcher.from_settings(make_settings(embedded=EMBEDDED))
     try:
         assert again.backend.health().detail["hnsw_rows"] == N

@@ -132,3 +132,22 @@ def test_integer_and_string_keys_fuse_alike(combination):
     assert all(type(k) is int for k in a.keys)
     np.testing.assert_array_equal(a.scores, b.scores)
     np.testing.assert_array_equal(np.isnan(a.raw), np.isnan(b.raw))
+
+
+@pytest.mark.parametrize("combination", ["arithmetic_mean", "geometric_mean", "rrf"])
+def test_hit_columns_fuse_like_hit_lists(combination):
+    from hybrid_search.hits import Hit, HitColumns
+
+    lex = HitColumns(np.array([7, 3, 9]), np.array([12.0, 8.5, 1.0]), "lexical")
+    vec = HitColumns(np.array([3, 4]), np.array([0.9, 0.8]), "vector")
+    as_lists = [[Hit(7, 12.0, "lexical"), Hit(3, 8.5, "lexical"), Hit(9, 1.0, "lexical")]]
+    as_lists.append([Hit(3, 0.9, "vector"), Hit(4, 0.8, "vector")])
+    assert list(lex) == as_lists[0] and lex == as_lists[0] and lex[1] == as_lists[0][1]
+    assert lex[:2] == as_lists[0][:2] and len(lex[5:]) == 0
+    a = fuse([lex, vec], combination=combination, weights=[0.6, 0.4])
+    b = fuse(as_lists, combination=combination, weights=[0.6, 0.4])
+    assert a.keys == b.keys and set(a.keys) == {3, 4, 7, 9}
+    np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(a.raw, b.raw)
+    with pytest.raises(ValueError, match="same length"):
+        HitColumns(np.array([1, 2]), np.array([1.0]), "lexical")

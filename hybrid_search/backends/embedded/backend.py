@@ -10,8 +10,8 @@ Layout of a data directory::
     hnsw.faiss/json  cached HNSW graph (optional; rebuilt when missing or stale)
 
 One tantivy commit publishes a write: the rows are fsynced first, and a reserved meta document
-carrying the committed row count is replaced in the same commit. Readers take an immutable
-snapshot (tantivy searcher + rows + alive mask + graph) and never block on writers.
+carrying the committed row count is replaced in the same commit (writes.py). Readers take an
+immutable snapshot (tantivy searcher + rows + alive mask + graph) and never block on writers.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import uuid
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Hashable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,25 +35,17 @@ from hybrid_search.backends.embedded.snapshot import (
     Snapshot,
     make_snapshot,
     schema_digest,
-    write_json_atomic,
 )
-from hybrid_search.backends.embedded.vectors import (
-    VectorSearch,
-    build_hnsw,
-    load_hnsw,
-    save_hnsw,
-)
+from hybrid_search.backends.embedded.vectors import VectorSearch, load_hnsw
+from hybrid_search.backends.embedded.writes import META_ID, META_KEY, WritePath
 from hybrid_search.config import EmbeddedSettings
-from hybrid_search.documents import FilterClause, parse_date
+from hybrid_search.documents import FilterClause
 from hybrid_search.errors import (
-    BackendError,
-    ConfigError,
     IndexCorruptError,
     IndexNotFoundError,
-    InvalidRequestError,
     ModelMismatchError,
 )
-from hybrid_search.hits import Hit, IngestReport
+from hybrid_search.hits import Hit, HitColumns
 from hybrid_search.ranking.commercial import CommercialParams, CommercialTerms, commercial_terms
 from hybrid_search.ranking.confidence import scores_from_similarities
 from hybrid_search.ranking.fusion import FusionResult
@@ -65,12 +55,10 @@ __all__ = ["META_ID", "EmbeddedBackend"]
 
 logger = logging.getLogger(__name__)
 
-META_ID = "__hybrid_search_meta__"
-_META_KEY = 2**63 - 1
 _FILTER_CACHE = 64
 
 
-class EmbeddedBackend:
+class EmbeddedBackend(WritePath):
     """BM25 + vectors in one process, persisted in ``data_dir``."""
 
     name = "embedded"
@@ -100,10 +88,6 @@ class EmbeddedBackend:
         self._closed = False
 
     # ----------------------------------------------------------------- opening
-    @property
-    def _manifest_path(self) -> Path:
-        return self.data_dir / "manifest.json"
-
     def exists(self) -> bool:
         """Whether an index was created in ``data_dir``."""
         return self._manifest_path.exists()
@@ -168,7 +152,7 @@ class EmbeddedBackend:
         if total:
             hits = searcher.search(tantivy.Query.all_query(), total, count=False).hits
             keys = searcher.fast_field_values(KEY_FIELD, [addr for _, addr in hits])
-            live = np.array([k for k in keys if k is not None and k != _META_KEY], dtype=np.int64)
+            live = np.array([k for k in keys if k is not None and k != META_KEY], dtype=np.int64)
             if live.size and live.max() >= committed:
                 msg = f"{tdir} references rows beyond the committed row count {committed}"
                 raise IndexCorruptError(msg)
@@ -186,50 +170,6 @@ class EmbeddedBackend:
         doc = searcher.doc(hits[0][1])
         return dict(json.loads(bytes(doc.get_first(SOURCE_FIELD))))
 
-    def ensure_index(self, *, model_id: str, dimension: int) -> IndexInfo:
-        """Create the directory and an empty index, or check an existing one's model.
-
-        Raises:
-            ModelMismatchError: the index was built with another model or dimension.
-            InvalidRequestError: the model's dimension differs from the template's.
-            ConfigError: ``data_dir`` cannot be created (a file, or not writable).
-        """
-        if dimension != self.template.vector.dimension:
-            msg = (
-                f"model {model_id} gives {dimension}-d vectors but template "
-                f"{self.template.path} declares dimension {self.template.vector.dimension}"
-            )
-            raise InvalidRequestError(msg)
-        with self._lock:
-            if not self._manifest_path.exists():
-                try:
-                    self.data_dir.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    msg = f"cannot create {self.data_dir}: {exc} (HYBRID_SEARCH_EMBEDDED__DATA_DIR)"
-                    raise ConfigError(msg) from exc
-                manifest = {
-                    "format": 1,
-                    "model_id": model_id,
-                    "dimension": dimension,
-                    "space_type": self.template.vector.space_type,
-                    "template": self.template.name,
-                    "schema_digest": schema_digest(self.template),
-                    "index_uuid": uuid.uuid4().hex,
-                    "created_at": datetime.now().astimezone().isoformat(),
-                }
-                (self.data_dir / "tantivy").mkdir(exist_ok=True)
-                write_json_atomic(self._manifest_path, manifest)
-            self._open()
-            info = self.info()
-            if info.model_id != model_id:
-                msg = (
-                    f"the index in {self.data_dir} was embedded with model {info.model_id!r}, "
-                    f"but the configured model is {model_id!r}: use the same model "
-                    "(HYBRID_SEARCH_EMBEDDING__MODEL) or rebuild with `ingest --recreate`"
-                )
-                raise ModelMismatchError(msg)
-            return info
-
     def info(self) -> IndexInfo:
         """The stored model id, dimension and document count.
 
@@ -245,214 +185,10 @@ class EmbeddedBackend:
             documents=int(snap.alive.sum()),
         )
 
-    # ----------------------------------------------------------------- writing
-    def _get_writer(self) -> Any:
-        if self._writer is None:
-            try:
-                self._writer = self._index.writer(self.settings.writer_heap_bytes, 1)
-            except ValueError as exc:
-                msg = f"cannot write to {self.data_dir}: {exc} (is another process writing?)"
-                raise BackendError(msg) from exc
-        return self._writer
-
-    def _columns(self, doc: dict[str, Any]) -> list[float]:
-        out = []
-        for role in COLUMNS:
-            field = self.template.commercial_fields.get(role)
-            value = doc.get(field) if field else None
-            if value is None:
-                out.append(np.nan)
-            elif role == "received_at":
-                out.append(parse_date(value, field or role).timestamp())
-            else:
-                out.append(float(value))
-        return out
-
-    def _prepare_vectors(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        vecs: np.ndarray = np.asarray(vectors, dtype=np.float32)
-        ok: np.ndarray = np.isfinite(vecs).all(axis=1)
-        vecs = np.where(ok[:, None], vecs, 0.0).astype(np.float32)  # refused rows below
-        if self.template.vector.space_type == "cosinesimil":
-            norms = np.linalg.norm(vecs, axis=1)
-            ok &= norms > 0
-            vecs = (vecs / np.where(norms > 0, norms, 1.0)[:, None]).astype(np.float32)
-        return vecs, ok
-
-    def index(self, docs: Sequence[dict[str, Any]], vectors: np.ndarray) -> IngestReport:
-        """Upsert documents (already validated) with one vector each; one commit per call.
-
-        Raises:
-            BackendError: the commit failed; nothing of this call was committed.
-        """
-        report = IngestReport()
-        if len(docs) != len(vectors):
-            msg = f"{len(docs)} documents but {len(vectors)} vectors"
-            raise InvalidRequestError(msg)
-        self._open()
-        vecs, ok = self._prepare_vectors(vectors)
-        id_field = self.template.id_field
-        good: list[tuple[str, dict[str, Any], bytes]] = []
-        good_rows: list[int] = []
-        for i, doc in enumerate(docs):
-            doc_id = str(doc.get(id_field))
-            if doc_id == META_ID:
-                report.failed.append((doc_id, f"the id {META_ID!r} is reserved"))
-            elif not ok[i]:
-                report.failed.append((doc_id, "embedding is not finite or is all zeros"))
-            else:
-                good.append((doc_id, doc, json.dumps(doc, ensure_ascii=False).encode()))
-                good_rows.append(i)
-        if not good:
-            return report
-        with self._lock:
-            snap = self._open()
-            writer = self._get_writer()
-            ids = [g[0] for g in good]
-            columns = np.array([self._columns(g[1]) for g in good], dtype=np.float64)
-            start = self._rows.append(ids, vecs[good_rows], columns, [g[2] for g in good])
-            try:
-                for offset, (doc_id, doc, _) in enumerate(good):
-                    writer.delete_documents_by_term(ID_FIELD, doc_id)
-                    writer.add_document(self.lex.to_tantivy(doc_id, start + offset, doc))
-                self._commit_meta(writer, start + len(good), snap.generation + 1)
-            except Exception as exc:
-                writer.rollback()
-                self._rows.discard()
-                msg = f"writing {len(good)} documents to {self.data_dir} failed: {exc}"
-                raise BackendError(msg) from exc
-            self._rows.publish()
-            new_keys: dict[str, int] = {}
-            for offset, doc_id in enumerate(ids):
-                new_keys[doc_id] = start + offset
-            alive = np.zeros(start + len(good), dtype=bool)
-            alive[: snap.alive.size] = snap.alive
-            for doc_id, key in new_keys.items():
-                old = self._id_to_key.get(doc_id)
-                if old is not None:
-                    alive[old] = False
-                alive[key] = True
-                self._id_to_key[doc_id] = key
-            self._publish(snap, alive)
-            report.indexed += len(good)
-        return report
-
-    def _commit_meta(self, writer: Any, rows: int, generation: int) -> None:
-        writer.delete_documents_by_term(ID_FIELD, META_ID)
-        meta = tantivy.Document()
-        meta.add_text(ID_FIELD, META_ID)
-        meta.add_unsigned(KEY_FIELD, _META_KEY)
-        meta.add_bytes(SOURCE_FIELD, json.dumps({"rows": rows, "generation": generation}).encode())
-        writer.add_document(meta)
-        writer.commit()
-
-    def _publish(self, snap: Snapshot, alive: np.ndarray) -> None:
-        self._index.reload()
-        self._snap = make_snapshot(
-            self._index.searcher(), self._rows.view(), alive, snap.graph, snap.generation + 1
-        )
-        self._maybe_rebuild()
-
-    def delete(self, ids: Sequence[str]) -> int:
-        """Delete documents by id; unknown ids are ignored and not counted.
-
-        Raises:
-            BackendError: the commit failed.
-        """
-        with self._lock:
-            snap = self._open()
-            present = [i for i in dict.fromkeys(ids) if i in self._id_to_key and i != META_ID]
-            if not present:
-                return 0
-            writer = self._get_writer()
-            try:
-                for doc_id in present:
-                    writer.delete_documents_by_term(ID_FIELD, doc_id)
-                self._commit_meta(writer, snap.rows.n, snap.generation + 1)
-            except Exception as exc:
-                writer.rollback()
-                msg = f"deleting {len(present)} documents from {self.data_dir} failed: {exc}"
-                raise BackendError(msg) from exc
-            alive = snap.alive.copy()
-            for doc_id in present:
-                alive[self._id_to_key.pop(doc_id)] = False
-            self._publish(snap, alive)
-            return len(present)
-
-    # ------------------------------------------------------------ HNSW upkeep
-    def _needs_rebuild(self, snap: Snapshot) -> bool:
-        n_alive = int(snap.alive.sum())
-        if n_alive <= self.settings.exact_threshold:
-            return False
-        if snap.graph is None:
-            return True
-        tail = snap.rows.n - snap.graph.rows
-        dead = int(snap.graph.index.ntotal) - int(snap.alive[: snap.graph.rows].sum())
-        return bool(
-            tail >= self.settings.rebuild_tail
-            or dead > self.settings.rebuild_tombstone_ratio * max(snap.graph.index.ntotal, 1)
-        )
-
-    @contextmanager
-    def bulk(self) -> Iterator[None]:
-        """Defer background HNSW rebuilds during a bulk load to one (background) build after it.
-
-        Without it, a load of N documents starts a rebuild every ``rebuild_tail`` rows over a
-        growing prefix (measured at 200k: a 141 s background build before the final 134 s one).
-        Searches during the load stay correct: unindexed rows are searched exactly. Call
-        ``optimize()`` afterwards to wait for the graph (the CLI's ingest does).
-        """
-        self._defer_rebuilds += 1
-        try:
-            yield
-        finally:
-            self._defer_rebuilds -= 1
-            if not self._defer_rebuilds:
-                self._maybe_rebuild()
-
-    def _maybe_rebuild(self) -> None:
-        snap = self._snap
-        if self._defer_rebuilds or snap is None or not self._needs_rebuild(snap):
-            return
-        if self._rebuild is not None and self._rebuild.is_alive():
-            return
-        self._rebuild = threading.Thread(target=self._build_graph, name="hnsw-rebuild", daemon=True)
-        self._rebuild.start()
-
-    def _build_graph(self) -> None:
-        snap = self._snap
-        if snap is None:
-            return
-        vs = self.template.vector
-        graph = build_hnsw(
-            snap.rows.vectors,
-            snap.alive,
-            space_type=vs.space_type,
-            m=vs.m,
-            ef_construction=vs.ef_construction,
-        )
-        if self._closed:
-            return
-        save_hnsw(graph, self.data_dir, self._manifest["index_uuid"])  # type: ignore[index]
-        with self._lock:
-            current = self._snap
-            if current is not None:
-                self._snap = make_snapshot(
-                    current.searcher, current.rows, current.alive, graph, current.generation
-                )
-        logger.info("HNSW graph rebuilt over %d rows", graph.rows)
-
-    def optimize(self) -> None:
-        """Build the HNSW graph now if it is due, and wait for it (used after bulk loads)."""
-        snap = self._open()
-        if self._rebuild is not None:
-            self._rebuild.join()
-        if self._needs_rebuild(self._snap or snap):
-            self._build_graph()
-
     # ----------------------------------------------------------------- reading
     def lexical(
         self, text: str, *, k: int, filters: list[FilterClause], fuzzy: bool = False
-    ) -> list[Hit]:
+    ) -> Sequence[Hit]:
         """BM25 (``multi_match`` best_fields) candidates with filters, best first.
 
         ``fuzzy``: terms the index does not know match their closest known terms instead.
@@ -465,13 +201,13 @@ class EmbeddedBackend:
         hits = snap.searcher.search(query, k, count=False).hits
         if not hits:
             return []
-        keys = snap.searcher.fast_field_values(KEY_FIELD, [addr for _, addr in hits])
-        n = snap.rows.n
-        return [
-            Hit(key, score, "lexical")
-            for (score, _), key in zip(hits, keys, strict=True)
-            if key is not None and key < n
-        ]
+        found = snap.searcher.fast_field_values(KEY_FIELD, [addr for _, addr in hits])
+        keys = np.array([-1 if key is None else key for key in found], dtype=np.int64)
+        scores = np.array([score for score, _ in hits], dtype=np.float64)
+        keep = (keys >= 0) & (keys < snap.rows.n)  # rows committed after this snapshot: later
+        if not keep.all():
+            keys, scores = keys[keep], scores[keep]
+        return HitColumns(keys, scores, "lexical")
 
     def _filter_mask(self, snap: Snapshot, filters: list[FilterClause]) -> np.ndarray:
         cache_key = (snap.generation, repr(filters))
@@ -495,7 +231,9 @@ class EmbeddedBackend:
                 self._filters.popitem(last=False)
         return mask
 
-    def vector(self, embedding: np.ndarray, *, k: int, filters: list[FilterClause]) -> list[Hit]:
+    def vector(
+        self, embedding: np.ndarray, *, k: int, filters: list[FilterClause]
+    ) -> Sequence[Hit]:
         """Nearest rows by the template's space type, scored like OpenSearch's ``_score``."""
         snap = self._open()
         query = np.asarray(embedding, dtype=np.float32)
@@ -520,8 +258,8 @@ class EmbeddedBackend:
             allowed_count=count,
             graph_clean=clean,
         )
-        scores = scores_from_similarities(sims, space).tolist()
-        return [Hit(r, s, "vector") for r, s in zip(rows.tolist(), scores, strict=True)]
+        scores = scores_from_similarities(sims, space).astype(np.float64, copy=False)
+        return HitColumns(rows.astype(np.int64, copy=False), scores, "vector")
 
     def rerank(
         self, fused: FusionResult, params: CommercialParams, *, now: datetime

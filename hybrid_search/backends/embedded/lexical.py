@@ -189,21 +189,30 @@ class LexicalSchema:
     def text_query(self, text: str, fuzzy_searcher: Any | None = None) -> Any | None:
         """``multi_match`` best_fields: dis_max over fields of OR-ed, boosted term queries.
 
-        With ``fuzzy_searcher`` (the typo-tolerant query), a term the field's vocabulary does not
-        hold is replaced by the dis_max of its closest known terms (see ``_fuzzy_clause``).
+        With ``fuzzy_searcher`` (the typo-tolerant query), a term that no lexical field of its
+        analyzer knows is a typo: in each field it is replaced by the dis_max of that field's
+        closest known terms (see ``_fuzzy_clause``). A term some field knows stays exact
+        everywhere ("black" is no typo because ``brand.text`` lacks it).
         Returns None when the text has no searchable terms (only stop words or punctuation).
         """
+        analyzed: dict[str, list[str]] = {}
+        unknown: dict[str, set[str]] = {}
+        for path in self.text_fields:
+            analyzer = self._analyzer_of(path)
+            if analyzer not in analyzed:
+                analyzed[analyzer] = list(dict.fromkeys(self.analyze(text, analyzer)))
+                unknown[analyzer] = set()
+                if fuzzy_searcher is not None:
+                    unknown[analyzer] = self._unknown_terms(
+                        fuzzy_searcher, analyzer, analyzed[analyzer]
+                    )
         per_field = []
         for path, name in self.text_fields.items():
-            spec = self.template.fields[path]
-            terms = self.analyze(text, _ANALYZER if spec.analyzer == "english" else _STANDARD)
-            if not terms:
-                continue
-            unique = list(dict.fromkeys(terms))
+            analyzer = self._analyzer_of(path)
             clauses = []
-            for t in unique:
+            for t in analyzed[analyzer]:
                 term: Any | None = tantivy.Query.term_query(self.schema, name, t)
-                if fuzzy_searcher is not None and not fuzzy_searcher.doc_freq(name, t):
+                if t in unknown[analyzer]:
                     vocabulary = self._vocabulary(fuzzy_searcher, name, t[0])
                     term = _fuzzy_clause(vocabulary, self.schema, name, t)
                 if term is not None:
@@ -218,6 +227,14 @@ class LexicalSchema:
         if len(per_field) == 1:
             return per_field[0]
         return tantivy.Query.disjunction_max_query(per_field)
+
+    def _analyzer_of(self, path: str) -> str:
+        return _ANALYZER if self.template.fields[path].analyzer == "english" else _STANDARD
+
+    def _unknown_terms(self, searcher: Any, analyzer: str, terms: list[str]) -> set[str]:
+        """The terms no lexical field analysed by ``analyzer`` holds (the typos)."""
+        names = [n for p, n in self.text_fields.items() if self._analyzer_of(p) == analyzer]
+        return {t for t in terms if not any(searcher.doc_freq(n, t) for n in names)}
 
     def filter_query(self, clauses: list[FilterClause]) -> Any | None:
         """AND of the filter clauses, or None when there are none."""
