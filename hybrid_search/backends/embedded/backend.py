@@ -100,7 +100,7 @@ class EmbeddedBackend(WritePath):
             if self._snap is not None:
                 return self._snap
             if not self._manifest_path.exists():
-                if (self.data_dir / "tantivy").exists():
+                if any(self.data_dir.glob("tantivy*")):
                     msg = f"{self._manifest_path} is missing but {self.data_dir} holds an index"
                     raise IndexCorruptError(msg)
                 msg = (
@@ -125,7 +125,7 @@ class EmbeddedBackend(WritePath):
             return self._snap
 
     def _load(self) -> Snapshot:
-        tdir = self.data_dir / "tantivy"
+        tdir = self._tantivy_dir
         rows = [self.data_dir / name for name in ("vectors.f32", "docs.jsonl")]
         has_rows = any(p.is_file() and p.stat().st_size for p in rows)
         if has_rows and not (tdir / "meta.json").exists():

@@ -71,6 +71,11 @@ class RowStore:
         self.n = 0
 
     @property
+    def source_bytes(self) -> int:
+        """Bytes of the committed ids and sources (``docs.jsonl``)."""
+        return int(self._offsets[self.n])
+
+    @property
     def _pending(self) -> int:
         return len(self._pending_ids)
 
