@@ -1,10 +1,12 @@
 """What a behaviour block changes for "similar items" on the demo catalogue.
 
-1. A seeded interaction log is generated for the 600 demo products: shopping sessions of 2-5
-   products that mix outfit completion (another category, same house or colour), alternatives
-   (same category, near price) and popularity-driven picks (the cascade source). It is a
-   model of shoppers written for this evaluation, so it shows what the mechanism does with a
-   signal of known shape, not what real shoppers would give.
+1. A seeded interaction log is generated for the 600 demo products
+   (``hybrid_search/demo/behaviour.py``, the generator the demo indexes with): shopping
+   sessions of an anchor product and up to 4 more, which mix outfit completion (another
+   category, same house or colour), alternatives (same category, near price) and
+   popularity-driven picks (the cascade source).
+   It is a model of shoppers written for this evaluation, so it shows what the mechanism does
+   with a signal of known shape, not what real shoppers would give.
 2. Sessions are split 80/20. Co-occurrence embeddings (``embedding/cooccurrence.py``) come from
    the train sessions; 30 random products are removed from them (new arrivals, no behaviour).
 3. Text vectors are the demo index's stored MiniLM vectors. For each setting, the knn vectors
@@ -24,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import random
 import sys
 import time
 from pathlib import Path
@@ -37,44 +38,10 @@ from benchutil import write_json
 
 from hybrid_search.config import load_settings
 from hybrid_search.demo import demo_settings, load_catalogue, open_demo_index
+from hybrid_search.demo.behaviour import split_log
 from hybrid_search.embedding.blocks import parse_blocks
 from hybrid_search.embedding.cooccurrence import item_embeddings
 from hybrid_search.observability.drift import EmbeddingSnapshot, save_snapshot
-
-
-def generate_sessions(catalogue: list[dict[str, Any]], n: int, seed: int) -> list[list[int]]:
-    """Seeded shopping sessions over catalogue indices (see the module docstring)."""
-    rng = random.Random(seed)
-    pop = np.array([d["popularity"] for d in catalogue]) + 0.5
-    weights = (pop / pop.sum()).tolist()
-    idx = list(range(len(catalogue)))
-    by_key: dict[tuple[str, str], list[int]] = {}
-    for i, d in enumerate(catalogue):
-        by_key.setdefault(("brand", d["brand"]), []).append(i)
-        by_key.setdefault(("color", d["color"]), []).append(i)
-        by_key.setdefault(("category", d["category"]), []).append(i)
-    sessions = []
-    for _ in range(n):
-        anchor = rng.choices(idx, weights)[0] if rng.random() < 0.5 else rng.choice(idx)
-        session = [anchor]
-        for _ in range(rng.randint(1, 4)):
-            d = catalogue[anchor]
-            r = rng.random()
-            if r < 0.6:  # complete the look: same house or colour, another category
-                key = ("brand", d["brand"]) if rng.random() < 0.6 else ("color", d["color"])
-                pool = [j for j in by_key[key] if catalogue[j]["category"] != d["category"]]
-            elif r < 0.75:  # an alternative: same category, price within 30 %
-                pool = [
-                    j
-                    for j in by_key[("category", d["category"])]
-                    if j != anchor and abs(catalogue[j]["price"] / d["price"] - 1) < 0.3
-                ]
-            else:  # what everyone buys
-                pool = [rng.choices(idx, weights)[0]]
-            if pool:
-                session.append(rng.choice(pool))
-        sessions.append(session)
-    return sessions
 
 
 def neighbours(vectors: np.ndarray, k: int, *, space: str = "cosine") -> np.ndarray:
@@ -136,14 +103,9 @@ def main() -> None:
     finally:
         searcher.close()
     n = len(catalogue)
-    sessions = generate_sessions(catalogue, args.sessions, args.seed)
-    rng = random.Random(args.seed + 1)
-    rng.shuffle(sessions)
-    cut = int(0.8 * len(sessions))
-    train, test = sessions[:cut], sessions[cut:]
-    new = sorted(rng.sample(range(n), 30))
+    log = split_log(catalogue, sessions=args.sessions, seed=args.seed)
+    sessions, cut, train, test, new = log.sessions, log.cut, log.train, log.test, log.new_arrivals
     new_set = set(new)
-    train = [[i for i in s if i not in new_set] for s in train]
     behaviour = item_embeddings(train, n, args.dimension)
     if args.vectors_out is not None:
         save_snapshot(
@@ -180,6 +142,12 @@ def main() -> None:
     # of the blocks' weighted cosines, so an empty block subtracts nothing.
     settings_grid += [
         (f"inner product: text + behaviour w={w}", w, 0.0, "innerproduct") for w in (0.5, 1.0)
+    ]
+    # The guard under inner product (the products-behaviour template's space), reference = the
+    # median positive popularity, as the template pins it (popularity_reference).
+    settings_grid += [
+        (f"inner product: text + behaviour w=0.5, inverse popularity a={a}", 0.5, a, "innerproduct")
+        for a in (0.25, 0.5, 1.0)
     ]
     rows = []
     shown = [

@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="index the bundled luxury catalogue and compare modes")
     demo.add_argument("--rebuild", action="store_true", help="rebuild the demo index")
+    demo.add_argument(
+        "--template",
+        help="index template (HYBRID_SEARCH_TEMPLATE); products-behaviour adds behaviour vectors "
+        "and compares similar items with and without them",
+    )
 
     ingest = sub.add_parser("ingest", help="index a JSONL file of documents")
     ingest.add_argument("file", type=Path)
@@ -248,7 +253,8 @@ def _column(title: str, lines: list[str], width: int, height: int) -> list[str]:
 def _demo(args: argparse.Namespace) -> int:
     from hybrid_search.demo import demo_settings, load_catalogue, open_demo_index
 
-    settings = demo_settings(settings_from_args(args))
+    extra = {"template": args.template} if args.template else {}
+    settings = demo_settings(settings_from_args(args, **extra))
     data_dir = settings.embedded.data_dir
     searcher, report = open_demo_index(settings, rebuild=args.rebuild, announce=print)
     try:
@@ -295,10 +301,30 @@ def _demo(args: argparse.Namespace) -> int:
                             f"  {h['rank']}. {h['score']:.3f} {_fmt_breakdown(h['breakdown'])}", 130
                         )
                     )
-        print(f'\nTry: hybrid-search --data-dir {data_dir} search "cashmere scarf"')
+        if searcher.template.blocks is not None:
+            _demo_similar(searcher)
+        template = settings.template
+        env = "" if template == "products" else f"HYBRID_SEARCH_TEMPLATE={template} "
+        print(f'\nTry: {env}hybrid-search --data-dir {data_dir} search "cashmere scarf"')
     finally:
         searcher.close()
     return EXIT_OK
+
+
+def _demo_similar(searcher: Any) -> None:
+    """Similar items with the text block only and with every block (vector_blocks templates)."""
+    from hybrid_search.demo import load_catalogue
+    from hybrid_search.demo.behaviour import similar_comparison
+
+    print("\n=== similar items: text only vs text + behaviour (generated interaction log)")
+    for label, text_only, fused in similar_comparison(searcher, load_catalogue()):
+        print(f"\n{label}")
+        columns = [
+            _column("text only", text_only, 60, height=5),
+            _column("text + behaviour", fused, 60, height=5),
+        ]
+        for row in zip(*columns, strict=True):
+            print(" | ".join(row))
 
 
 def _templates_check(args: argparse.Namespace) -> int:
@@ -312,6 +338,17 @@ def _templates_check(args: argparse.Namespace) -> int:
         f"{template.vector.dimension}-d {template.vector.space_type}, "
         f"{len(template.lexical_fields)} lexical fields, {len(template.filter_fields)} filters)"
     )
+    if template.blocks is not None:
+        parts = [
+            f"{b.name} {b.dimension}-d weight {b.weight:g}"
+            + (
+                f" / (1 + popularity/{b.popularity_reference:g})^{b.inverse_popularity:g}"
+                if b.inverse_popularity
+                else ""
+            )
+            for b in template.blocks.blocks
+        ]
+        print(f"{template.path}: vector blocks {' + '.join(parts)}")
     spec_dir = args.spec_dir or default_spec_dir()
     if spec_dir is None:
         print(

@@ -4,24 +4,35 @@ A document is a JSON object whose keys are the template's top-level fields (``dy
 unknown fields, wrong types and missing required fields are refused with a message that names
 the field, the value and what is allowed. The embedding vector is computed by the sidecar, never
 taken from the input.
+
+With ``vector_blocks`` in the template, a document may also carry the vectors of its non-text
+blocks: ``"vectors": {"behaviour": [32 numbers]}``. A block it leaves out is zeros (a new
+product nobody has bought yet: its text decides). They are fused with the text embedding into
+the knn vector (``knn_vectors``) and not stored in the source; a re-embed reads them back from
+the stored knn vector (``restore_block_vectors``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
+import numpy as np
+
 from hybrid_search.errors import InvalidRequestError
-from hybrid_search.templates import FieldSpec, IndexTemplate
+from hybrid_search.templates import BLOCK_VECTORS_FIELD, FieldSpec, IndexTemplate
 
 __all__ = [
     "MAX_ID_CHARS",
     "FilterClause",
     "embedding_text",
+    "knn_vectors",
     "parse_date",
     "parse_filters",
+    "restore_block_vectors",
     "validate_document",
 ]
 
@@ -110,6 +121,10 @@ def validate_document(raw: Any, template: IndexTemplate) -> dict[str, Any]:
             msg = f"field '{key}': the embedding is computed by the sidecar; remove it"
             raise InvalidRequestError(msg)
         spec = allowed.get(key)
+        if spec is None and key == BLOCK_VECTORS_FIELD:
+            if value is not None:
+                doc[key] = _check_block_vectors(value, template)
+            continue
         if spec is None:
             msg = f"field '{key}' is not in the template; allowed: {sorted(allowed)}"
             raise InvalidRequestError(msg)
@@ -128,6 +143,110 @@ def validate_document(raw: Any, template: IndexTemplate) -> dict[str, Any]:
         )
         raise InvalidRequestError(msg)
     return doc
+
+
+def _check_block_vectors(value: Any, template: IndexTemplate) -> dict[str, list[float]]:
+    """The ``vectors`` object: block name -> a list of that block's dimension of finite numbers."""
+    field = BLOCK_VECTORS_FIELD
+    if template.blocks is None:
+        msg = (
+            f"field '{field}': template '{template.name}' declares no vector_blocks, so documents "
+            "carry no block vectors; remove it, or use a template with "
+            "_meta.hybrid_search.vector_blocks (index_templates/products-behaviour.json)"
+        )
+        raise InvalidRequestError(msg)
+    dims = {b.name: b.dimension for b in template.blocks.blocks if b.name != "text"}
+    allowed = f"allowed blocks: {sorted(dims)}"
+    if not isinstance(value, dict):
+        msg = (
+            f"field '{field}': {_short(value)} is not an object of block name -> numbers; {allowed}"
+        )
+        raise InvalidRequestError(msg)
+    out: dict[str, list[float]] = {}
+    for name, vec in value.items():
+        where = f"{field}.{name}"
+        if name == "text":
+            msg = (
+                f"field '{where}': the text block is computed by the sidecar; remove it ({allowed})"
+            )
+            raise InvalidRequestError(msg)
+        if name not in dims:
+            msg = f"field '{where}' is not a block of template '{template.name}'; {allowed}"
+            raise InvalidRequestError(msg)
+        if vec is None:
+            continue  # like a missing block: zeros
+        if not isinstance(vec, list) or len(vec) != dims[name]:
+            got = f"{len(vec)} numbers" if isinstance(vec, list) else _short(vec)
+            msg = f"field '{where}': {got}; allowed: a list of {dims[name]} finite numbers"
+            raise InvalidRequestError(msg)
+        for i, x in enumerate(vec):
+            if not _is_number(x):
+                msg = f"field '{where}[{i}]': {_short(x)} is not a finite number"
+                raise InvalidRequestError(msg)
+        out[name] = [float(x) for x in vec]
+    return out
+
+
+def knn_vectors(
+    docs: Sequence[dict[str, Any]], text_vectors: np.ndarray, template: IndexTemplate
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The sources to store and their knn vectors, for validated documents.
+
+    Without ``vector_blocks``: the documents and the text vectors unchanged. With them: each
+    knn vector is ``BlockLayout.documents`` of the text vector and the document's ``vectors``
+    (a missing block is zeros), the guard reading the template's ``popularity`` commercial
+    field (missing counts as 0); ``vectors`` is removed from the sources.
+
+    Raises:
+        ValueError: the text vectors do not have the text block's dimension.
+    """
+    layout = template.blocks
+    if layout is None:
+        return list(docs), text_vectors
+    n = len(docs)
+    blocks: dict[str, np.ndarray] = {"text": np.asarray(text_vectors, dtype=np.float32)}
+    for block in layout.blocks:
+        if block.name == "text":
+            continue
+        matrix = np.zeros((n, block.dimension), dtype=np.float32)
+        for i, doc in enumerate(docs):
+            vec = doc.get(BLOCK_VECTORS_FIELD, {}).get(block.name)
+            if vec is not None:
+                matrix[i] = vec
+        blocks[block.name] = matrix
+    pop_field = template.commercial_fields.get("popularity")
+    popularity = None
+    if pop_field is not None:
+        popularity = np.array([float(d.get(pop_field) or 0.0) for d in docs], dtype=np.float64)
+    fused = layout.documents(blocks, popularity=popularity)
+    sources = [{k: v for k, v in d.items() if k != BLOCK_VECTORS_FIELD} for d in docs]
+    return sources, fused
+
+
+def restore_block_vectors(
+    doc: dict[str, Any], stored: np.ndarray | None, template: IndexTemplate
+) -> dict[str, Any]:
+    """``doc`` with the non-text blocks of its stored knn vector put back under ``vectors``.
+
+    A re-embed (new text model) keeps the behaviour and image blocks the document was indexed
+    with: each stored block is its unit vector times its weight, so the fusion gives it back
+    exactly, re-weighted by the document's popularity now. Empty blocks stay missing; a
+    document that brings its own ``vectors``, a template without blocks, or a stored vector of
+    another length (the index was built with another layout: its blocks cannot be mapped, so
+    the documents need their ``vectors`` sent again) is left as is.
+    """
+    layout = template.blocks
+    if layout is None or stored is None or BLOCK_VECTORS_FIELD in doc:
+        return doc
+    if np.asarray(stored).size != layout.dimension:
+        return doc
+    parts = layout.split(stored)
+    vectors = {
+        name: [float(x) for x in part]
+        for name, part in parts.items()
+        if name != "text" and np.any(part)
+    }
+    return {**doc, BLOCK_VECTORS_FIELD: vectors} if vectors else doc
 
 
 def embedding_text(doc: dict[str, Any], template: IndexTemplate) -> str:

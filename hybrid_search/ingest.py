@@ -1,5 +1,8 @@
 """The ingest path: validate against the template, build the text, embed in batches, index.
 
+With ``vector_blocks`` in the template, each text embedding is fused with the document's own
+block vectors (``documents.knn_vectors``) before it is indexed.
+
 Nothing is lost silently: every input document is either counted as indexed or reported in
 ``IngestReport.failed`` as ``(id, reason)`` (the line number stands in for a missing id).
 """
@@ -14,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_search.backends import SearchBackend
-from hybrid_search.documents import embedding_text, validate_document
+from hybrid_search.documents import embedding_text, knn_vectors, validate_document
 from hybrid_search.embedding import Embedder
 from hybrid_search.errors import HybridSearchError, InvalidRequestError
 from hybrid_search.hits import IngestReport
-from hybrid_search.templates import IndexTemplate, check_vector_space
+from hybrid_search.templates import IndexTemplate, check_vector_space, knn_dimension
 
 __all__ = ["index_documents", "read_jsonl"]
 
@@ -79,10 +82,12 @@ def index_documents(
 
     Raises:
         ModelMismatchError: the index was built with another model.
-        TemplateError: a magnitude-keeping model on a space other than ``innerproduct``.
+        TemplateError: a magnitude-keeping model on a space other than ``innerproduct`` or
+            with ``vector_blocks``; a text block whose dimension is not the model's.
     """
     check_vector_space(template, embedder)
-    backend.ensure_index(model_id=embedder.model_id, dimension=embedder.dimension)
+    dimension = knn_dimension(template, embedder.dimension)
+    backend.ensure_index(model_id=embedder.model_id, dimension=dimension)
     report = IngestReport()
     bar = None
     if progress:
@@ -97,7 +102,8 @@ def index_documents(
         texts = [embedding_text(d, template) for d in batch]
         try:
             vectors = embedder.encode_documents(texts, batch_size=embed_batch_size)
-            report.merge(backend.index(batch, vectors))
+            sources, vectors = knn_vectors(batch, vectors, template)
+            report.merge(backend.index(sources, vectors))
         except HybridSearchError as exc:
             logger.warning("a batch of %d documents failed: %s", len(batch), exc)
             report.failed.extend((str(d[template.id_field]), str(exc)) for d in batch)

@@ -121,9 +121,13 @@ def render_hits(
     leg_names: list[str],
     offset: int,
     explain: bool,
+    *,
+    cosine_scale: float = 1.0,
 ) -> list[dict[str, Any]]:
     """The page's hits as the API returns them: id, rank, score, source and the per-stage
-    breakdown (raw and normalised leg scores, the cosine, fused and commercial terms)."""
+    breakdown (raw and normalised leg scores, the cosine, fused and commercial terms).
+    ``cosine_scale`` is divided out of the recovered similarity (``vector_blocks``: the text
+    block's weight)."""
     out = []
     rank = offset
     for i in page_rows:
@@ -139,7 +143,8 @@ def render_hits(
             norm = fused.normalized[i, j]
             breakdown[f"{name}_normalized"] = None if np.isnan(norm) else float(norm)
         if breakdown.get("vector") is not None:
-            breakdown["vector_cosine"] = cosine_from_score(breakdown["vector"], space)
+            cosine = cosine_from_score(breakdown["vector"], space) / cosine_scale
+            breakdown["vector_cosine"] = cosine
         breakdown["fused"] = float(fused.scores[i])
         score = float(fused.scores[i])
         if terms is not None:

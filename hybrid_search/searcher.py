@@ -162,7 +162,8 @@ class Searcher:
             if not self._model_checked:
                 self.check_model()
                 self._model_checked = True
-            return encoder.encode(text), None
+            # With vector_blocks: the text vector padded with zeros (templates.query_vector).
+            return self.template.query_vector(encoder.encode(text)), None
         except ModelMismatchError:
             raise
         except EmbedderError as exc:
@@ -171,12 +172,14 @@ class Searcher:
     def _top_cosine(self, vector: Sequence[Hit], query: Any) -> float:
         """The gate's similarity: the engine score's cosine, or for a model that keeps document
         magnitude (inner product ``|q| |d| cos``, unbounded) the best cosine once the stored
-        lengths are divided out (embedding/magnitude.py)."""
+        lengths are divided out (embedding/magnitude.py). With vector_blocks the inner product
+        is ``text_weight * cos``: the weight is divided out (a magnitude model is refused there).
+        """
         space = self.template.vector.space_type
         norms_fn = getattr(self.backend, "vector_norms", None)
         keeps = getattr(self.encoder.embedder, "keeps_document_magnitude", False)
-        if not keeps or norms_fn is None:
-            return cosine_from_score(vector[0].score, space)
+        if not keeps or norms_fn is None or self.template.blocks is not None:
+            return cosine_from_score(vector[0].score, space) / self.template.text_similarity_scale
         dots = np.array([cosine_from_score(h.score, space) for h in vector])
         lengths = norms_fn([h.key for h in vector]) * float(np.linalg.norm(query))
         return float(np.max(dots / np.maximum(lengths, 1e-12)))
@@ -352,6 +355,7 @@ class Searcher:
             leg_names,
             req.page * k,
             req.explain,
+            cosine_scale=self.template.text_similarity_scale,
         )
         timings["total"] = (time.perf_counter() - t_start) * 1000
         encoder = self._encoder
@@ -393,13 +397,24 @@ class Searcher:
         )
 
     def similar(
-        self, doc_id: str, *, k: int | None = None, filters: dict[str, Any] | None = None
+        self,
+        doc_id: str,
+        *,
+        k: int | None = None,
+        filters: dict[str, Any] | None = None,
+        blocks: Sequence[str] | None = None,
     ) -> SearchResponse:
         """More like this: the nearest documents to one document's stored vector, itself excluded.
 
+        With ``vector_blocks`` the stored vector holds every block (text, behaviour, ...), so
+        neighbours share text and shoppers; ``blocks`` compares only those blocks (the others
+        zeroed: ``["text"]`` gives the text-only neighbours). The score is then the inner
+        product of fused vectors, the sum of the blocks' weighted cosines (``vector_similarity``
+        in the breakdown), not a cosine.
+
         Raises:
             IndexNotFoundError: no document has this id.
-            InvalidRequestError: ``k`` out of range or a bad filter.
+            InvalidRequestError: ``k`` out of range, a bad filter, or unknown ``blocks``.
         """
         t_start = time.perf_counter()
         cfg = self.settings.search
@@ -412,7 +427,17 @@ class Searcher:
         if vec is None:
             msg = f"document {doc_id!r} not found"
             raise IndexNotFoundError(msg)
-        found = self.backend.vector(vec, k=k + 1, filters=clauses)
+        layout = self.template.blocks
+        if blocks is not None:
+            if layout is None:
+                msg = f"field 'blocks': template '{self.template.name}' declares no vector_blocks"
+                raise InvalidRequestError(msg)
+            try:
+                vec = layout.keep(vec, blocks)
+            except ValueError as exc:
+                msg = f"field 'blocks': {exc}"
+                raise InvalidRequestError(msg) from exc
+        found = self.backend.vector(vec, k=k + 1, filters=clauses) if np.any(vec) else []
         sources = self.backend.fetch([h.key for h in found])
         space = self.template.vector.space_type
         hits: list[dict[str, Any]] = []
@@ -420,12 +445,15 @@ class Searcher:
             if h.key not in sources or sources[h.key][0] == doc_id or len(hits) == k:
                 continue
             cosine = cosine_from_score(h.score, space)
+            breakdown = {"vector": h.score, "vector_cosine": cosine, "fused": h.score}
+            if layout is not None:
+                breakdown = {"vector": h.score, "vector_similarity": cosine, "fused": h.score}
             hits.append(
                 {
                     "id": sources[h.key][0],
                     "rank": len(hits) + 1,
                     "score": h.score,
-                    "breakdown": {"vector": h.score, "vector_cosine": cosine, "fused": h.score},
+                    "breakdown": breakdown,
                     "source": sources[h.key][1],
                 }
             )
@@ -435,7 +463,7 @@ class Searcher:
             k=k,
             candidates={"vector": len(found)},
             timings_ms={"total": round((time.perf_counter() - t_start) * 1000, 3)},
-            top_vector_cosine=hits[0]["breakdown"]["vector_cosine"] if hits else None,
+            top_vector_cosine=hits[0]["breakdown"].get("vector_cosine") if hits else None,
         )
 
     def close(self) -> None:

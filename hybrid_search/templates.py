@@ -5,6 +5,12 @@ analyzer, keyword / boolean / numeric / date filter fields, the ``knn_vector`` f
 ``_meta.hybrid_search`` block gives the roles: the document id field, which fields build the
 embedding text, which text fields the lexical leg searches (with boosts), which fields may be
 filtered on, and which fields feed the commercial stage.
+
+Optional ``_meta.hybrid_search.vector_blocks`` (``embedding/blocks.py``) makes the knn field a
+weighted concatenation of unit blocks: the text embedding plus vectors a document brings under
+``vectors`` (behaviour, image). The knn dimension must then be the blocks' sum and the space
+``innerproduct``: a query carries only its text block, and only the inner product scores it by
+text alone (``benchmarks/results/behaviour-similar-items.md``).
 """
 
 from __future__ import annotations
@@ -16,15 +22,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
+from hybrid_search.embedding.blocks import BlockLayout, parse_blocks
 from hybrid_search.errors import TemplateError
 
 __all__ = [
+    "BLOCK_VECTORS_FIELD",
     "COMMERCIAL_ROLES",
     "FieldSpec",
     "IndexTemplate",
     "VectorSpec",
     "check_vector_space",
     "default_templates_dir",
+    "knn_dimension",
     "load_template",
     "parse_template",
 ]
@@ -35,6 +46,8 @@ FieldKind = Literal["text", "keyword", "boolean", "number", "date"]
 SpaceType = Literal["cosinesimil", "innerproduct", "l2"]
 
 COMMERCIAL_ROLES = ("margin", "received_at", "popularity")
+BLOCK_VECTORS_FIELD = "vectors"
+_BLOCKS_POINTER = "/_meta/hybrid_search/vector_blocks"
 _NUMBER_TYPES = {
     "float",
     "double",
@@ -88,11 +101,53 @@ class IndexTemplate:
     commercial_fields: dict[str, str]
     required_fields: tuple[str, ...]
     digest: str = field(default="")
+    blocks: BlockLayout | None = None
 
     @property
     def source_fields(self) -> dict[str, FieldSpec]:
         """Top-level fields a document may carry (sub-fields are derived from their parent)."""
         return {p: f for p, f in self.fields.items() if "." not in p}
+
+    @property
+    def text_similarity_scale(self) -> float:
+        """What a query's raw similarity is divided by to read the text cosine: the text
+        block's weight with ``vector_blocks`` (a query ``[q, 0...]``, a product ``[w t, ...]``),
+        else 1."""
+        return self.blocks.text_weight if self.blocks is not None else 1.0
+
+    def query_vector(self, text_vector: np.ndarray) -> np.ndarray:
+        """The knn leg's query vector: the text vector, padded with zeros for the other blocks.
+
+        Raises:
+            ValueError: the text vector does not have the text block's dimension.
+        """
+        if self.blocks is None:
+            return text_vector
+        return self.blocks.query(text_vector)
+
+
+def knn_dimension(template: IndexTemplate, text_dimension: int) -> int:
+    """The knn vectors' dimension for an embedding model giving ``text_dimension``-d vectors.
+
+    Without ``vector_blocks`` that is the model's dimension (the backend checks it against the
+    template); with blocks it is their sum, once the text block is checked against the model.
+
+    Raises:
+        TemplateError: the text block's dimension differs from the model's.
+    """
+    if template.blocks is None:
+        return text_dimension
+    names = [b.name for b in template.blocks.blocks]
+    text = template.blocks.text
+    if text.dimension != text_dimension:
+        ptr = f"{_BLOCKS_POINTER}/{names.index('text')}/dimension"
+        msg = (
+            f"{template.path}#{ptr}: the text block declares {text.dimension} dimensions but the "
+            f"embedding model gives {text_dimension}-d vectors; allowed: {text_dimension} "
+            "(and the knn dimension = the blocks' sum)"
+        )
+        raise TemplateError(msg)
+    return template.blocks.dimension
 
 
 def check_vector_space(template: IndexTemplate, embedder: Any) -> None:
@@ -107,6 +162,13 @@ def check_vector_space(template: IndexTemplate, embedder: Any) -> None:
     """
     if not getattr(embedder, "keeps_document_magnitude", False):
         return
+    if template.blocks is not None:
+        msg = (
+            f"{template.path}#{_BLOCKS_POINTER}: model {getattr(embedder, 'model_id', '?')!r} "
+            "keeps document magnitude, which the block fusion erases (each block is normalised "
+            "to unit length); use a template without vector_blocks for this model"
+        )
+        raise TemplateError(msg)
     space = template.vector.space_type
     if space != "innerproduct":
         msg = (
@@ -291,6 +353,7 @@ def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTempl
         if f not in top_level:
             raise _fail(path, f"{mptr}/required_fields/{i}", "a top-level field", f)
 
+    blocks = _parse_blocks(meta, path, vector, vec_ptr, fields, dict(commercial))
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     return IndexTemplate(
         name=name,
@@ -305,4 +368,56 @@ def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTempl
         commercial_fields=dict(commercial),
         required_fields=tuple(required),
         digest=digest,
+        blocks=blocks,
     )
+
+
+def _parse_blocks(
+    meta: dict[str, Any],
+    path: Path,
+    vector: VectorSpec,
+    vec_ptr: str,
+    fields: dict[str, FieldSpec],
+    commercial: dict[str, str],
+) -> BlockLayout | None:
+    """The optional ``vector_blocks`` layout, checked against the knn field and the roles."""
+    raw = meta.get("vector_blocks")
+    if raw is None:
+        return None
+    layout = parse_blocks(raw, where=f"{path}#{_BLOCKS_POINTER}")
+    if layout.dimension != vector.dimension:
+        dims = " + ".join(f"{b.name} {b.dimension}" for b in layout.blocks)
+        expected = f"{layout.dimension}, the sum of the vector_blocks dimensions ({dims})"
+        raise _fail(path, f"{vec_ptr}/dimension", expected, vector.dimension)
+    if vector.space_type != "innerproduct":
+        expected = (
+            "'innerproduct' with vector_blocks (a query carries only its text block: cosinesimil "
+            "would divide each product's score by its fused length and boost products whose "
+            "other blocks are empty or down-weighted; l2 ranks by distance)"
+        )
+        raise _fail(path, f"{vec_ptr}/method/space_type", expected, vector.space_type)
+    if BLOCK_VECTORS_FIELD in fields:
+        expected = (
+            f"no field named {BLOCK_VECTORS_FIELD!r} (documents carry their block vectors there)"
+        )
+        raise _fail(
+            path, f"/template/mappings/properties/{BLOCK_VECTORS_FIELD}", expected, "a field"
+        )
+    for i, block in enumerate(layout.blocks):
+        ptr = f"{_BLOCKS_POINTER}/{i}"
+        if block.name == "text" and block.weight <= 0:
+            expected = "a weight > 0 for the text block (queries carry only the text block)"
+            raise _fail(path, f"{ptr}/weight", expected, block.weight)
+        if block.name == "text" and block.inverse_popularity:
+            expected = "0 for the text block (a query's text score must not depend on popularity)"
+            raise _fail(path, f"{ptr}/inverse_popularity", expected, block.inverse_popularity)
+        if block.inverse_popularity and block.popularity_reference is None:
+            expected = (
+                "a number > 0 whenever inverse_popularity > 0 (the popularity at which the weight "
+                "is divided by 2**inverse_popularity, e.g. the catalogue's median popularity)"
+            )
+            raise _fail(path, f"{ptr}/popularity_reference", expected, None)
+        if block.inverse_popularity and "popularity" not in commercial:
+            expected = f"a popularity field: block {block.name!r} has inverse_popularity > 0"
+            raise _fail(path, "/_meta/hybrid_search/commercial_fields/popularity", expected, None)
+    return layout

@@ -118,6 +118,13 @@ def similar(
     filters: Annotated[
         str | None, Query(description='a JSON object, e.g. {"in_stock": true}')
     ] = None,
+    blocks: Annotated[
+        str | None,
+        Query(
+            description="with vector_blocks in the template: compare only these blocks, "
+            "comma-separated (e.g. text); default every block"
+        ),
+    ] = None,
 ) -> SearchResponse:
     """More like this: nearest documents by the stored vector, the document itself excluded."""
     parsed: Any = None
@@ -128,7 +135,8 @@ def similar(
             msg = f"field 'filters': {filters[:100]!r} is not JSON ({exc.msg}); send a JSON object"
             raise InvalidRequestError(msg) from exc
     start = time.perf_counter()
-    response = _searcher(request).similar(doc_id, k=k, filters=parsed)
+    names = [b.strip() for b in blocks.split(",")] if blocks is not None else None
+    response = _searcher(request).similar(doc_id, k=k, filters=parsed, blocks=names)
     request.app.state.observer.searched(
         response, seconds=time.perf_counter() - start, route="/v1/similar"
     )

@@ -81,9 +81,10 @@ def _snapshot(args: argparse.Namespace) -> int:
     if args.from_jsonl is not None:
         import numpy as np
 
-        from hybrid_search.documents import embedding_text, validate_document
+        from hybrid_search.documents import embedding_text, knn_vectors, validate_document
         from hybrid_search.embedding import create_embedder
         from hybrid_search.ingest import read_jsonl
+        from hybrid_search.templates import knn_dimension
 
         docs = []
         for where, raw in read_jsonl(args.from_jsonl):
@@ -92,9 +93,12 @@ def _snapshot(args: argparse.Namespace) -> int:
                 return EXIT_USAGE
             docs.append(validate_document(raw, template))
         embedder = create_embedder(settings.embedding)
+        knn_dimension(template, embedder.dimension)  # a text block of another dimension: refused
         vectors = embedder.encode_documents(
             [embedding_text(d, template) for d in docs], batch_size=settings.embedding.batch_size
         )
+        # The same vectors the index stores (fused with the documents' blocks, if any).
+        docs, vectors = knn_vectors(docs, vectors, template)
         pop = template.commercial_fields.get("popularity")
         snap = EmbeddingSnapshot(
             ids=[str(d[template.id_field]) for d in docs],
@@ -190,7 +194,7 @@ def _audit(args: argparse.Namespace) -> int:
             high=args.high,
             sample=args.sample,
             seed=args.seed,
-            vector_of=backend.vector_of,
+            vector_of=_text_vector_of(backend, searcher.template),
             neighbours=neighbours,
         )
         for item in report.engaged_low + report.ignored_high:
@@ -210,6 +214,20 @@ def _audit(args: argparse.Namespace) -> int:
         )
     )
     return EXIT_OK
+
+
+def _text_vector_of(backend: Any, template: Any) -> Any:
+    """``vector_of`` for the audit: a product's stored vector, or with ``vector_blocks`` its
+    text block, which is what the logged (text) query vector is compared with."""
+    layout = template.blocks
+    if layout is None:
+        return backend.vector_of
+
+    def text_block(doc_id: str) -> Any:
+        vec = backend.vector_of(doc_id)
+        return None if vec is None else layout.split(vec)["text"]
+
+    return text_block
 
 
 def _reembed(args: argparse.Namespace) -> int:

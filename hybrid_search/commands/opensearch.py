@@ -67,6 +67,13 @@ def _settings(args: argparse.Namespace) -> Any:
     return settings_from_args(args, backend="opensearch", opensearch=overrides)
 
 
+def _dimension(backend: Any, embedder: Any) -> int:
+    """The knn dimension: the model's, or with vector_blocks the blocks' sum (checked)."""
+    from hybrid_search.templates import knn_dimension
+
+    return knn_dimension(backend.template, embedder.dimension)
+
+
 def _backend(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from hybrid_search.backends.opensearch.backend import OpenSearchBackend
     from hybrid_search.embedding import create_embedder
@@ -80,7 +87,9 @@ def _backend(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 def _bootstrap(args: argparse.Namespace) -> int:
     backend, embedder, _ = _backend(args)
     try:
-        steps = backend.bootstrapper.run(model_id=embedder.model_id, dimension=embedder.dimension)
+        steps = backend.bootstrapper.run(
+            model_id=embedder.model_id, dimension=_dimension(backend, embedder)
+        )
     finally:
         backend.close()
     for step in steps:
@@ -97,7 +106,7 @@ def _reindex(args: argparse.Namespace) -> int:
                 texts, batch_size=settings.embedding.batch_size
             ),
             model_id=embedder.model_id,
-            dimension=embedder.dimension,
+            dimension=_dimension(backend, embedder),
             drop_old=args.drop_old,
             page=args.page,
         )
@@ -137,7 +146,7 @@ def _plan(args: argparse.Namespace) -> int:
         settings,
         template,
         query=args.query,
-        embedding=embedder.encode_query(args.query),
+        embedding=template.query_vector(embedder.encode_query(args.query)),
         model_id=embedder.model_id,
         filters=parse_filter_args(args.filter, template),
         k=args.k,

@@ -3,7 +3,9 @@
 ``catalogue.jsonl`` holds 600 fictional products (invented houses, prose and numbers) whose
 fields match the ``products`` index template, minus the embedding. It is the output of
 :func:`hybrid_search.demo.generate.generate`; rebuild it with
-``python -m hybrid_search.demo.generate``.
+``python -m hybrid_search.demo.generate``. With a template that declares a ``behaviour``
+vector block (``products-behaviour``), the products also carry the behaviour vectors of a
+generated interaction log (:mod:`hybrid_search.demo.behaviour`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from hybrid_search.config import Settings
     from hybrid_search.hits import IngestReport
     from hybrid_search.searcher import Searcher
+    from hybrid_search.templates import IndexTemplate
 
 __all__ = ["catalogue_path", "demo_settings", "load_catalogue", "open_demo_index"]
 
@@ -44,8 +47,10 @@ def load_catalogue() -> list[dict[str, Any]]:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """The same settings with the embedded index moved to ``<data_dir>/demo``."""
-    data_dir = Path(settings.embedded.data_dir) / "demo"
+    """The same settings with the embedded index moved to ``<data_dir>/demo`` (another
+    template than ``products``: ``<data_dir>/demo-<template>``)."""
+    name = "demo" if settings.template == "products" else f"demo-{settings.template}"
+    data_dir = Path(settings.embedded.data_dir) / name
     embedded = settings.embedded.model_copy(update={"data_dir": data_dir})
     return settings.model_copy(update={"embedded": embedded})
 
@@ -72,9 +77,14 @@ def open_demo_index(
     """
     from hybrid_search.ingest import index_documents
     from hybrid_search.searcher import Searcher
+    from hybrid_search.templates import load_template
 
     data_dir = Path(settings.embedded.data_dir)
-    digest = hashlib.sha256(catalogue_path().read_bytes()).hexdigest()[:16]
+    template = load_template(settings.template, settings.templates_dir)
+    content = catalogue_path().read_bytes()
+    if template.blocks is not None:  # the behaviour vectors follow the template's layout
+        content += template.digest.encode()
+    digest = hashlib.sha256(content).hexdigest()[:16]
     marker = data_dir / "demo-catalogue.sha"
     stale = rebuild or not marker.exists() or marker.read_text().strip() != digest
     if stale and data_dir.exists():
@@ -83,7 +93,7 @@ def open_demo_index(
     if marker.exists():
         return searcher, None
     try:
-        catalogue = load_catalogue()
+        catalogue = _with_blocks(load_catalogue(), template)
         if announce is not None:
             announce(f"indexing {len(catalogue)} demo products into {data_dir} ...")
         report = index_documents(
@@ -99,3 +109,16 @@ def open_demo_index(
     if report.ok:
         marker.write_text(digest)
     return searcher, report
+
+
+def _with_blocks(catalogue: list[dict[str, Any]], template: IndexTemplate) -> list[dict[str, Any]]:
+    """The catalogue with generated behaviour vectors when the template has a behaviour block."""
+    if template.blocks is None:
+        return catalogue
+    block = next((b for b in template.blocks.blocks if b.name == "behaviour"), None)
+    if block is None:
+        return catalogue
+    from hybrid_search.demo.behaviour import behaviour_vectors, with_behaviour
+
+    vectors, _ = behaviour_vectors(catalogue, dimension=block.dimension)
+    return with_behaviour(catalogue, vectors, block.name)

@@ -25,6 +25,7 @@ import numpy as np
 
 from hybrid_search.backends.embedded.backend import EmbeddedBackend
 from hybrid_search.config import Settings
+from hybrid_search.documents import restore_block_vectors
 from hybrid_search.embedding import Embedder
 from hybrid_search.hits import IngestReport
 from hybrid_search.ingest import index_documents
@@ -142,7 +143,11 @@ def reembed(settings: Settings, template: IndexTemplate, embedder: Embedder) -> 
         root.mkdir(parents=True, exist_ok=True)
         new = EmbeddedBackend(target, template, settings.embedded)
         try:
-            docs = list(iter_documents(source))
+            # vector_blocks: the behaviour/image blocks are kept from the stored knn vector.
+            docs = [
+                (doc_id, restore_block_vectors(doc, source.vector_of(doc_id), template))
+                for doc_id, doc in iter_documents(source)
+            ]
             report.source_count = len(docs)
             report.ingest = index_documents(
                 ((doc_id, doc) for doc_id, doc in docs),

@@ -19,7 +19,12 @@ from hybrid_search.backends.base import IndexInfo
 from hybrid_search.backends.opensearch import admin, stage
 from hybrid_search.backends.opensearch.client import OpenSearchClient, Request, root_cause
 from hybrid_search.config import Settings
-from hybrid_search.documents import embedding_text, validate_document
+from hybrid_search.documents import (
+    embedding_text,
+    knn_vectors,
+    restore_block_vectors,
+    validate_document,
+)
 from hybrid_search.errors import (
     BackendError,
     HybridSearchError,
@@ -281,7 +286,12 @@ class Bootstrapper:
             body: dict[str, Any] = {
                 "size": page,
                 "sort": [id_field],  # ascending; the object forms are ambiguous in the spec
-                "_source": {"excludes": [self.template.vector.name]},
+                # With vector_blocks the knn vector comes along: its non-text blocks are kept.
+                "_source": (
+                    True
+                    if self.template.blocks is not None
+                    else {"excludes": [self.template.vector.name]}
+                ),
                 "query": {"match_all": {}},
             }
             if after is not None:
@@ -330,13 +340,17 @@ class Bootstrapper:
             report.source_count += len(batch)
             docs = []
             for raw in batch:
+                stored = raw.pop(self.template.vector.name, None)
+                if stored is not None:
+                    raw = restore_block_vectors(raw, np.asarray(stored), self.template)
                 try:
                     docs.append(validate_document(raw, self.template))
                 except HybridSearchError as exc:
                     report.ingest.failed.append((str(raw.get(self.template.id_field)), str(exc)))
             if docs:
-                vectors = encode([embedding_text(d, self.template) for d in docs])
-                report.ingest.merge(self.bulk_index(new, docs, vectors, refresh="false"))
+                texts = encode([embedding_text(d, self.template) for d in docs])
+                sources, vectors = knn_vectors(docs, texts, self.template)
+                report.ingest.merge(self.bulk_index(new, sources, vectors, refresh="false"))
         self.client.send(Request("POST", f"/{new}/_refresh"), what=f"refresh {new}")
         count = int(self.client.send(Request("GET", f"/{new}/_count")).get("count", 0))
         if count != report.source_count or report.ingest.failed:

@@ -237,7 +237,10 @@ def hybrid_body(
         vector = knn_query(
             embedding,
             template,
-            min_score=min_score_for_cosine(min_vector_cosine, space),
+            # vector_blocks: the raw similarity is text_weight * cos (templates.py).
+            min_score=min_score_for_cosine(
+                min_vector_cosine * template.text_similarity_scale, space
+            ),
             filters=filters,
             ef_search=ef_search,
         )
