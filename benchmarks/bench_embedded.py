@@ -818,8 +818,9 @@ def write_markdown(path: Path, data: dict[str, Any]) -> None:
             ", ".join(f"`{k}={v}`" for k, v in m.get("env", {}).items())
             or "no thread or HYBRID_SEARCH_* variables set (library defaults)"
         ),
-        "* The machine was shared: other people ran test suites on the same 2 cores during the run,"
-        " so single numbers are noisy; compare the ratios measured within the run.",
+        "* Noise: a 2-core virtual machine whose speed drifts by tens of percent from minute to "
+        "minute (the 1-minute load average seen during the timed blocks is in the last table); "
+        "single numbers are noisy, compare the ratios measured within the run.",
         "",
         "## Method",
         "",
