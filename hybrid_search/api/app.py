@@ -18,11 +18,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from hybrid_search.api.errors import ApiError, error_response
 from hybrid_search.api.middleware import RequestContextMiddleware
@@ -229,6 +231,8 @@ def create_app(
         version="1",
         summary="Hybrid (BM25 + vector) product search sidecar",
         lifespan=_lifespan,
+        docs_url=None,  # served below from local assets: a sidecar often has no internet
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.owns_searcher = searcher is None
@@ -266,7 +270,18 @@ def create_app(
         def metrics() -> Response:
             return Response(app.state.observer.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="openapi.json",
+            title="hybrid_search API",
+            swagger_js_url="docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="docs-assets/swagger-ui.css",
+            swagger_favicon_url="docs-assets/favicon-32x32.png",
+        )
+
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     if settings.api.api_key is None:
         logger.warning("no API key configured (HYBRID_SEARCH_API__API_KEY): writes are open")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -80,6 +81,12 @@ def test_openapi_documents_the_error_contract(client):
     assert "HTTPValidationError" not in spec["components"]["schemas"]
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # Offline: every asset the page loads comes from the sidecar itself, none from a CDN.
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert assets and not [a for a in assets if a.startswith(("http:", "https:", "//"))]
+    for asset in assets:
+        assert client.get(f"/{asset}").status_code == 200, asset
+    assert "url: 'openapi.json'" in docs.text  # relative: works behind a path prefix too
 
 
 def test_playground_is_served_and_uses_the_public_api(client):
