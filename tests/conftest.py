@@ -71,6 +71,25 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     return factory
 
 
+def searcher_with(settings: Settings, embedder: Any) -> Searcher:
+    """A Searcher whose embedder is ``embedder`` (no model loading)."""
+    searcher = Searcher.from_settings(settings)
+    searcher._embedder_factory = lambda: embedder
+    return searcher
+
+
+def index_all(searcher: Searcher, docs: list[dict[str, Any]], embedder: Any) -> None:
+    """Index ``docs`` through the ingest path; none may fail. (``embedder`` is passed in, not
+    read from the searcher: that would build its query encoder, which tests swap later.)"""
+    report = index_documents(
+        ((f"doc {i}", d) for i, d in enumerate(docs)),
+        template=searcher.template,
+        embedder=embedder,
+        backend=searcher.backend,
+    )
+    assert report.failed == []
+
+
 @pytest.fixture
 def make_searcher(
     make_settings: Callable[..., Settings], template: IndexTemplate
@@ -81,19 +100,11 @@ def make_searcher(
     def factory(
         docs: list[dict[str, Any]] | None = None, embedder: Any = None, **overrides: Any
     ) -> Searcher:
-        settings = make_settings(**overrides)
         emb = embedder or HashEmbedder()
-        searcher = Searcher.from_settings(settings)
-        searcher._embedder_factory = lambda: emb
-        if docs is not None:
-            report = index_documents(
-                ((f"doc {i}", d) for i, d in enumerate(docs)),
-                template=searcher.template,
-                embedder=emb,
-                backend=searcher.backend,
-            )
-            assert report.failed == []
+        searcher = searcher_with(make_settings(**overrides), emb)
         made.append(searcher)
+        if docs is not None:
+            index_all(searcher, docs, emb)
         return searcher
 
     yield factory

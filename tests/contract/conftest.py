@@ -20,9 +20,9 @@ import pytest
 
 from hybrid_search.backends.opensearch.spec import SpecValidator, default_spec_dir
 from hybrid_search.config import Settings
-from hybrid_search.ingest import index_documents
 from hybrid_search.searcher import Searcher
-from tests.conftest import HashEmbedder
+from hybrid_search.templates import knn_dimension
+from tests.conftest import HashEmbedder, index_all, searcher_with
 from tests.opensearch.validating import Validating
 
 URL_ENV = "HYBRID_SEARCH_TEST_OPENSEARCH_URL"
@@ -81,8 +81,7 @@ def make_opensearch_searcher(
         opensearch.update(overrides.pop("opensearch", {}))
         settings = make_settings(backend="opensearch", opensearch=opensearch, **overrides)
         emb = embedder or HashEmbedder()
-        searcher = Searcher.from_settings(settings)
-        searcher._embedder_factory = lambda: emb
+        searcher = searcher_with(settings, emb)
         spec_dir = default_spec_dir()
         if spec_dir is not None:  # every body sent to the cluster is checked against the spec
             backend: Any = searcher.backend
@@ -90,15 +89,10 @@ def make_opensearch_searcher(
                 backend.client, SpecValidator(spec_dir)
             )
         made.append(searcher)
-        searcher.backend.ensure_index(model_id=emb.model_id, dimension=emb.dimension)
+        dimension = knn_dimension(searcher.template, emb.dimension)  # vector_blocks: their sum
+        searcher.backend.ensure_index(model_id=emb.model_id, dimension=dimension)
         if docs is not None:
-            report = index_documents(
-                ((f"doc {i}", d) for i, d in enumerate(docs)),
-                template=searcher.template,
-                embedder=emb,
-                backend=searcher.backend,
-            )
-            assert report.failed == []
+            index_all(searcher, docs, emb)
         return searcher
 
     yield factory
