@@ -5,7 +5,7 @@ The spec (split YAML, OpenAPI 3.1) is read at run time from its directory, e.g.
 ``components.requestBodies`` entry of a namespace file, checked with jsonschema's Draft 2020-12
 validator; a ``referencing.Registry`` loads YAML files by ``file://`` URI, so the relative
 ``../schemas/...`` references resolve. Three in-memory layers sit on top (see
-``reference/opensearch.md`` section 4):
+``reference/opensearch.md`` section 4; the rules themselves are in ``spec_rules.py``):
 
 * strict overlay: ``KnnQuery`` and ``HybridQuery`` reject unknown keys; ``k`` in [1, 10000],
   ``min_score > 0``, exactly one of ``k|min_score|max_distance``, 1 to 5 hybrid sub-queries,
@@ -24,8 +24,6 @@ import os
 import reprlib
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -38,6 +36,13 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
+from hybrid_search.backends.opensearch.spec_rules import (
+    LOCAL,
+    MESSAGE,
+    SPEC_GAPS,
+    STRICT_OVERLAYS,
+    SpecGap,
+)
 from hybrid_search.errors import ConfigError, TemplateError
 
 __all__ = ["SPEC_DIR_ENV", "SPEC_GAPS", "SpecGap", "SpecValidator", "default_spec_dir"]
@@ -47,8 +52,6 @@ logger = logging.getLogger(__name__)
 SPEC_DIR_ENV = "HYBRID_SEARCH_OPENSEARCH_SPEC_DIR"
 
 _YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_MESSAGE = "x-hybrid-search-message"  # an overlay rule's own message; jsonschema ignores x-*
-_LOCAL = "#/components/schemas/"
 _JsonPath = tuple[str | int, ...]
 
 # kind -> (namespace file, components.requestBodies key)
@@ -66,128 +69,6 @@ _LINE_SCHEMAS: dict[str, str] = {
     "msearch_header": "_core.msearch.yaml#/components/schemas/MultisearchHeader",
 }
 _KINDS = tuple(sorted([*_REQUEST_BODIES, "bulk", "msearch"]))
-
-_KNN_STRICT: dict[str, Any] = {
-    "closed": True,
-    "properties": {
-        "k": {"minimum": 1, "maximum": 10000},  # KNNQueryBuilder K_MAX
-        "min_score": {"exclusiveMinimum": 0},
-        "ignore_unmapped": {"type": "boolean"},  # parsed by KNNQueryBuilderParser, not in spec
-        "method_parameters": {  # else "[knn] unknown method parameter found"
-            "type": "object",
-            "properties": {p: {"type": "integer", "minimum": 1} for p in ("ef_search", "nprobes")},
-            "additionalProperties": False,
-        },
-    },
-    "allOf": [
-        {
-            "oneOf": [{"required": [key]} for key in ("k", "min_score", "max_distance")],
-            _MESSAGE: "knn requires exactly one of k, min_score, max_distance",
-        },
-        {
-            "not": {
-                "required": ["rescore"],
-                "anyOf": [{"required": ["min_score"]}, {"required": ["max_distance"]}],
-            },
-            _MESSAGE: "knn rescore cannot be combined with min_score or max_distance",
-        },
-    ],
-}
-_HYBRID_STRICT: dict[str, Any] = {
-    "closed": True,
-    "required": ["queries"],
-    "properties": {
-        "queries": {"minItems": 1, "maxItems": 5},  # MAX_NUMBER_OF_SUB_QUERIES
-        "boost": {"const": 1.0, _MESSAGE: "hybrid boost must be 1.0"},
-    },
-}
-_STRICT_OVERLAYS: dict[str, dict[str, dict[str, Any]]] = {
-    "_common.query_dsl.yaml": {"KnnQuery": _KNN_STRICT, "HybridQuery": _HYBRID_STRICT},
-    "search_pipeline._common.yaml": {
-        "ScoreCombinationParameters": {
-            "properties": {"weights": {"items": {"type": "number", "minimum": 0, "maximum": 1}}},
-        },
-        "ScoreRankerCombination": {  # RRF weights (3.1) are not modelled by the spec
-            "properties": {
-                "parameters": {"$ref": f"{_LOCAL}ScoreCombinationParameters"},
-                "rank_constant": {"maximum": 10000},
-            },
-        },
-    },
-}
-
-
-@dataclass(frozen=True)
-class SpecGap:
-    """A body the OpenSearch server accepts but the API specification rejects.
-
-    Attributes:
-        name: Short identifier, used in debug logs.
-        kinds: Body kinds the gap applies to.
-        path: JSON pointer of the rejected value inside the body; ``*`` matches any array index.
-        keyword: The JSON Schema keyword that fails (``type``, ``enum``, ``oneOf``).
-        accepts: Predicate on the rejected value; only values it accepts are tolerated.
-        reason: Why the server accepts it, with the evidence.
-        revalidate_as: When set, the value is validated again as this kind instead of dropped.
-    """
-
-    name: str
-    kinds: frozenset[str]
-    path: str
-    keyword: str
-    accepts: Callable[[Any], bool]
-    reason: str
-    revalidate_as: str | None = None
-
-    def matches(self, kind: str, error: ValidationError) -> bool:
-        """Return whether ``error``, raised while validating a ``kind`` body, is this gap."""
-        path = list(error.absolute_path)
-        want = [_unescape(token) for token in self.path.split("/")[1:]]
-        if kind not in self.kinds or error.validator != self.keyword or len(path) != len(want):
-            return False
-        for pattern, got in zip(want, path, strict=True):
-            if not (isinstance(got, int) if pattern == "*" else pattern == got):
-                return False
-        return self.accepts(error.instance)
-
-
-def _is_explanation_processor(value: Any) -> bool:
-    if not isinstance(value, dict) or list(value) != ["hybrid_score_explanation"]:
-        return False
-    config = value["hybrid_score_explanation"]
-    return isinstance(config, dict) and set(config) <= {"tag", "description", "ignore_failure"}
-
-
-SPEC_GAPS: tuple[SpecGap, ...] = (
-    SpecGap(
-        name="inline_search_pipeline",
-        kinds=frozenset({"search"}),
-        path="/search_pipeline",
-        keyword="type",
-        accepts=lambda value: isinstance(value, dict),
-        reason="An ad-hoc pipeline object in the search body (2.8+, SearchSourceBuilder reads it "
-        "with parser.mapOrdered()); the spec types search_pipeline as a string only. The object is "
-        "validated as a search_pipeline body instead.",
-        revalidate_as="search_pipeline",
-    ),
-    SpecGap(
-        name="hybrid_score_explanation",
-        kinds=frozenset({"search_pipeline"}),
-        path="/response_processors/*",
-        keyword="oneOf",
-        accepts=_is_explanation_processor,
-        reason="neural-search 2.19 ExplanationResponseProcessor.TYPE is missing from the spec's "
-        "ResponseProcessor oneOf. Only an empty config or tag/description/ignore_failure.",
-    ),
-    SpecGap(
-        name="z_score_normalization",
-        kinds=frozenset({"search_pipeline"}),
-        path="/phase_results_processors/*/normalization-processor/normalization/technique",
-        keyword="enum",
-        accepts=lambda value: value == "z_score",
-        reason="neural-search 3.0 ZScoreNormalizationTechnique; the spec's enum is l2|min_max.",
-    ),
-)
 
 
 def default_spec_dir() -> Path | None:
@@ -400,7 +281,7 @@ def _apply_overlays(file_name: str, document: Any) -> None:
     if not isinstance(schemas, dict):
         return
     _dispatch_discriminators(schemas)
-    for name, overlay in _STRICT_OVERLAYS.get(file_name, {}).items():
+    for name, overlay in STRICT_OVERLAYS.get(file_name, {}).items():
         if name not in schemas:
             logger.warning("strict overlay target %s is missing from %s", name, file_name)
             continue
@@ -416,8 +297,8 @@ def _apply_overlays(file_name: str, document: Any) -> None:
 
 def _deref(schemas: dict[str, Any], schema: Any) -> Any:
     ref = schema.get("$ref") if isinstance(schema, dict) else None
-    if isinstance(ref, str) and ref.startswith(_LOCAL):
-        return _deref(schemas, schemas.get(ref[len(_LOCAL) :], {}))
+    if isinstance(ref, str) and ref.startswith(LOCAL):
+        return _deref(schemas, schemas.get(ref[len(LOCAL) :], {}))
     return schema
 
 
@@ -485,7 +366,7 @@ def _dispatch_discriminators(schemas: dict[str, Any]) -> None:
             missing = default if default is not None else {"oneOf": schema["oneOf"]}
             rules.append({"if": {"not": {"required": [prop]}}, "then": missing})
             message = f"unknown {name} {prop}; expected one of {', '.join(sorted(table))}"
-            schema.setdefault("properties", {})[prop] = {"enum": sorted(table), _MESSAGE: message}
+            schema.setdefault("properties", {})[prop] = {"enum": sorted(table), MESSAGE: message}
             schema["allOf"] = [*schema.get("allOf", []), *rules]
             del schema["oneOf"]
 
@@ -528,7 +409,7 @@ _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlevel = 60, 60, 3
 
 def _format(error: ValidationError, prefix: _JsonPath) -> str:
     where = _pointer((*prefix, *error.absolute_path))
-    custom = error.schema.get(_MESSAGE) if isinstance(error.schema, dict) else None
+    custom = error.schema.get(MESSAGE) if isinstance(error.schema, dict) else None
     if custom:
         return f"{where}: {custom} (got {_SHORT.repr(error.instance)})"
     alternatives = ""
@@ -554,7 +435,3 @@ def _pointer(path: _JsonPath) -> str:
 
 def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
-
-
-def _unescape(token: str) -> str:
-    return token.replace("~1", "/").replace("~0", "~")
