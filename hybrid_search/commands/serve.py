@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser("serve", help="run the HTTP sidecar API and its playground page")
     p.add_argument("--demo", action="store_true", help="serve the bundled demo catalogue")
     p.add_argument("--rebuild", action="store_true", help="with --demo: rebuild the demo index")
+    p.add_argument(
+        "--template",
+        help="index template (HYBRID_SEARCH_TEMPLATE); with --demo, products-behaviour serves the "
+        "demo catalogue with behaviour vectors",
+    )
     p.add_argument("--host", help="bind address (HYBRID_SEARCH_API__HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (HYBRID_SEARCH_API__PORT, default 8000)")
     p.add_argument("--no-access-log", action="store_true", help="do not log one line per request")
@@ -39,7 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
     from hybrid_search.api import create_app
     from hybrid_search.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, settings_from_args
 
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, **({"template": args.template} if args.template else {}))
     searcher = None
     if args.demo:
         from hybrid_search.demo import demo_settings, open_demo_index

@@ -123,6 +123,17 @@ def test_serve_passes_host_port_and_settings(monkeypatch, tmp_path):
     assert settings.embedded.data_dir == tmp_path
 
 
+def test_serve_template_flag_selects_the_template(monkeypatch, tmp_path, capsys):
+    seen = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: seen.update(app=app))
+    args = ["--data-dir", str(tmp_path), "serve", "--template", "products-behaviour"]
+    assert cli.main(args) == 0
+    assert seen["app"].state.searcher.template.name == "products-behaviour"
+    assert seen["app"].state.searcher.template.blocks is not None
+    assert cli.main(["--data-dir", str(tmp_path), "serve", "--template", "nope"]) == 2
+    assert "nope.json" in capsys.readouterr().err
+
+
 def test_serve_rejects_a_bad_port(tmp_path, capsys):
     assert cli.main(["--data-dir", str(tmp_path), "serve", "--port", "70000"]) == 2
     assert "--port 70000 is out of range" in capsys.readouterr().err
