@@ -127,3 +127,27 @@ def test_compaction_needs_the_writer_lock(make_searcher, make_settings, corpus):
         assert len(_lexical_dirs(other)) == 1  # nothing was started
     finally:
         other.close()
+
+
+def test_a_failed_compaction_keeps_the_old_index(make_searcher, corpus, monkeypatch):
+    searcher = make_searcher()
+    _load_in_batches(searcher, corpus, batch=9)
+    backend = searcher.backend
+    before, dirs = _answers(searcher), _lexical_dirs(searcher)
+    calls = {"n": 0}
+    real = backend.lex.to_tantivy
+
+    def failing(doc_id, key, doc):
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise OSError("disk full")
+        return real(doc_id, key, doc)
+
+    monkeypatch.setattr(backend.lex, "to_tantivy", failing)
+    with pytest.raises(BackendError, match=r"merging the lexical index .* disk full"):
+        backend.compact_lexical()
+    monkeypatch.setattr(backend.lex, "to_tantivy", real)
+    assert _lexical_dirs(searcher) == dirs  # the partial directory was removed
+    assert _answers(searcher) == before
+    _load_in_batches(searcher, corpus[:3], batch=3)  # the writer still works
+    assert backend.compact_lexical() is True
