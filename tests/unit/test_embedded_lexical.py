@@ -22,6 +22,8 @@ DOCS = [
     _doc("A-1", "black calfskin tote", "Vantier"),
     _doc("A-2", "red silk scarf", "Blach"),  # one edit from "black", but only as a brand
     _doc("A-3", "navy wool coat", "Orsolo"),
+    _doc("QX-WAT-00001", "steel moon-phase watch", "Orsolo"),
+    _doc("QX-OUT-00002", "waxed cotton parka", "Vantier"),  # "wax": one edit from "wat"
 ]
 
 
@@ -48,6 +50,15 @@ def test_a_term_no_field_knows_expands_in_every_field(backend):
     assert _ids(backend, backend.lexical("blakc", k=10, filters=[], fuzzy=True)) == ["A-1"]
     # "blah": one edit from "blach" (brand) only; expands there and finds A-2.
     assert _ids(backend, backend.lexical("blah", k=10, filters=[], fuzzy=True)) == ["A-2"]
+
+
+def test_a_word_known_under_another_analyzer_is_no_typo(backend):
+    # "wat" is a sku.text term (standard analyzer); the stemmed title field lacks it, but that
+    # makes it no typo there: it must not expand to "wax" and pull in the parka.
+    exact = backend.lexical("QX-WAT-00001", k=10, filters=[])
+    assert _ids(backend, exact)[0] == "QX-WAT-00001"
+    assert backend.lexical("QX-WAT-00001", k=10, filters=[], fuzzy=True) == exact
+    assert "QX-OUT-00002" in _ids(backend, backend.lexical("wexed", k=10, filters=[], fuzzy=True))
 
 
 def test_known_and_misspelt_terms_together(backend):

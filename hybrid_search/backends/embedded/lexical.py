@@ -189,30 +189,25 @@ class LexicalSchema:
     def text_query(self, text: str, fuzzy_searcher: Any | None = None) -> Any | None:
         """``multi_match`` best_fields: dis_max over fields of OR-ed, boosted term queries.
 
-        With ``fuzzy_searcher`` (the typo-tolerant query), a term that no lexical field of its
-        analyzer knows is a typo: in each field it is replaced by the dis_max of that field's
-        closest known terms (see ``_fuzzy_clause``). A term some field knows stays exact
-        everywhere ("black" is no typo because ``brand.text`` lacks it).
+        With ``fuzzy_searcher`` (the typo-tolerant query), a query word that no lexical field
+        knows is a typo: in each field its term is replaced by the dis_max of that field's
+        closest known terms (see ``_fuzzy_clause``). A word some field knows stays exact
+        everywhere ("black" is no typo because ``brand.text`` lacks it; see ``_typos``).
         Returns None when the text has no searchable terms (only stop words or punctuation).
         """
         analyzed: dict[str, list[str]] = {}
-        unknown: dict[str, set[str]] = {}
         for path in self.text_fields:
             analyzer = self._analyzer_of(path)
             if analyzer not in analyzed:
                 analyzed[analyzer] = list(dict.fromkeys(self.analyze(text, analyzer)))
-                unknown[analyzer] = set()
-                if fuzzy_searcher is not None:
-                    unknown[analyzer] = self._unknown_terms(
-                        fuzzy_searcher, analyzer, analyzed[analyzer]
-                    )
+        unknown = self._typos(fuzzy_searcher, text) if fuzzy_searcher is not None else {}
         per_field = []
         for path, name in self.text_fields.items():
             analyzer = self._analyzer_of(path)
             clauses = []
             for t in analyzed[analyzer]:
                 term: Any | None = tantivy.Query.term_query(self.schema, name, t)
-                if t in unknown[analyzer]:
+                if t in unknown.get(analyzer, ()):
                     vocabulary = self._vocabulary(fuzzy_searcher, name, t[0])
                     term = _fuzzy_clause(vocabulary, self.schema, name, t)
                 if term is not None:
@@ -231,10 +226,29 @@ class LexicalSchema:
     def _analyzer_of(self, path: str) -> str:
         return _ANALYZER if self.template.fields[path].analyzer == "english" else _STANDARD
 
-    def _unknown_terms(self, searcher: Any, analyzer: str, terms: list[str]) -> set[str]:
-        """The terms no lexical field analysed by ``analyzer`` holds (the typos)."""
-        names = [n for p, n in self.text_fields.items() if self._analyzer_of(p) == analyzer]
-        return {t for t in terms if not any(searcher.doc_freq(n, t) for n in names)}
+    def _typos(self, searcher: Any, text: str) -> dict[str, set[str]]:
+        """Per analyzer, the terms of the query's words that no lexical field knows.
+
+        A word is known when any field holds it as that field's analyzer spells it ("wat" of
+        a SKU in ``sku.text`` is no typo for the stemmed title, where it would expand to
+        "wax"); the typo terms are the unknown words' forms that no known word shares.
+        """
+        names: dict[str, list[str]] = {}
+        for path, name in self.text_fields.items():
+            names.setdefault(self._analyzer_of(path), []).append(name)
+        typos: dict[str, set[str]] = {a: set() for a in names}
+        known: dict[str, set[str]] = {a: set() for a in names}
+        for word in dict.fromkeys(self.analyze(text, _STANDARD)):
+            forms = {a: self.analyze(word, a) for a in names}
+            is_known = any(
+                searcher.doc_freq(name, term)
+                for a, terms in forms.items()
+                for term in terms
+                for name in names[a]
+            )
+            for a, terms in forms.items():
+                (known if is_known else typos)[a].update(terms)
+        return {a: typos[a] - known[a] for a in names}
 
     def filter_query(self, clauses: list[FilterClause]) -> Any | None:
         """AND of the filter clauses, or None when there are none."""
