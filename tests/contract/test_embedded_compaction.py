@@ -151,3 +151,19 @@ def test_a_failed_compaction_keeps_the_old_index(make_searcher, corpus, monkeypa
     assert _answers(searcher) == before
     _load_in_batches(searcher, corpus[:3], batch=3)  # the writer still works
     assert backend.compact_lexical() is True
+
+
+def test_small_writes_after_a_merge_do_not_rewrite_the_index(make_searcher, corpus):
+    searcher = make_searcher()
+    _load_in_batches(searcher, corpus, batch=9)
+    backend = searcher.backend
+    assert backend.compact_lexical() is True
+    _load_in_batches(searcher, corpus[:2], batch=1)  # 2 rows: under a tenth of the documents
+    assert backend._open().searcher.num_segments > 1
+    assert backend.compact_lexical() is False
+    backend.optimize()  # the CLI's ingest path: no rewrite for a handful of upserts
+    assert backend._open().searcher.num_segments > 1
+    assert backend.compact_lexical(force=True) is True
+    assert backend._open().searcher.num_segments == 1
+    _load_in_batches(searcher, corpus[:6], batch=2)  # 6 more rows: over a tenth of 40
+    assert backend.compact_lexical() is True

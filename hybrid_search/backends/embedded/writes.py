@@ -52,6 +52,7 @@ META_ID = "__hybrid_search_meta__"
 META_KEY = 2**63 - 1
 _COMPACT_HEAP = 2_000_000_000
 _COMPACT_CHUNK = 10_000
+_COMPACT_GROWTH = 0.1  # rows added since the last merge, as a share of live documents
 
 
 class WritePath:
@@ -339,7 +340,7 @@ class WritePath:
         self.compact_lexical()
 
     # ------------------------------------------------------ lexical compaction
-    def compact_lexical(self) -> bool:
+    def compact_lexical(self, *, force: bool = False) -> bool:
         """Rewrite the lexical index as one segment, like OpenSearch's ``_forcemerge`` to one.
 
         Every commit leaves a tantivy segment, and the merge policy keeps several; each query
@@ -351,6 +352,10 @@ class WritePath:
         directory the manifest does not name. Writes wait meanwhile; searches go on against
         their snapshot. Returns whether it ran.
 
+        The rewrite costs about 5 s per 200k documents, so unless ``force`` it runs only once
+        the rows added since the last one reach a tenth of the live documents: a bulk load
+        merges, a handful of upserts into a large index does not.
+
         Raises:
             BackendError: another process holds the index's writer, or the rewrite failed (the
                 old index stays in use).
@@ -358,6 +363,9 @@ class WritePath:
         with self._lock:
             snap = self._open()
             if snap.searcher.num_segments <= 1 or self._manifest is None:
+                return False
+            grown = snap.rows.n - int(self._manifest.get("compacted_rows", 0))
+            if not force and grown < _COMPACT_GROWTH * snap.alive_count:
                 return False
             self._get_writer()  # the writer lock: no other process writes or compacts now
             self._remove_stale_lexical_dirs()
@@ -386,7 +394,7 @@ class WritePath:
             self._writer.wait_merging_threads()
             self._writer = None
             old = self._tantivy_dir
-            manifest = {**self._manifest, "tantivy_dir": name}
+            manifest = {**self._manifest, "tantivy_dir": name, "compacted_rows": snap.rows.n}
             write_json_atomic(self._manifest_path, manifest)
             self._manifest, self._index = manifest, index
             index.reload()
