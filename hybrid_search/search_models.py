@@ -6,9 +6,9 @@ API, the evaluation and the tests share one definition.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hybrid_search.config import SearchSettings
@@ -137,11 +137,11 @@ def render_hits(
         rank += 1
         doc_id, source = sources[key]
         breakdown: dict[str, Any] = {}
+        raw_row, norm_row = fused.raw[i].tolist(), fused.normalized[i].tolist()
         for j, name in enumerate(leg_names):
-            raw = fused.raw[i, j]
-            breakdown[name] = None if np.isnan(raw) else float(raw)
-            norm = fused.normalized[i, j]
-            breakdown[f"{name}_normalized"] = None if np.isnan(norm) else float(norm)
+            raw, norm = raw_row[j], norm_row[j]
+            breakdown[name] = None if math.isnan(raw) else raw
+            breakdown[f"{name}_normalized"] = None if math.isnan(norm) else norm
         if breakdown.get("vector") is not None:
             cosine = cosine_from_score(breakdown["vector"], space) / cosine_scale
             breakdown["vector_cosine"] = cosine

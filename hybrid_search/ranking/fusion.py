@@ -22,6 +22,7 @@ Combination (weights by leg position, normalised here to sum to 1, as OpenSearch
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -130,12 +131,12 @@ def _weights(weights: Sequence[float], legs: int) -> np.ndarray:
     if len(weights) != legs:
         msg = f"{len(weights)} weights given for {legs} legs; give one weight per leg"
         raise ValueError(msg)
-    w = np.asarray(weights, dtype=np.float64)
-    if np.any(w < 0) or not np.isfinite(w).all() or w.sum() <= 0:
+    w = [float(x) for x in weights]  # a handful of numbers: plain floats beat numpy here
+    total = sum(w)
+    if any(x < 0 or not math.isfinite(x) for x in w) or not total > 0:
         msg = f"weights {list(weights)} must be finite, >= 0, and not all 0"
         raise ValueError(msg)
-    normalized: np.ndarray = w / w.sum()
-    return normalized
+    return np.array([x / total for x in w])
 
 
 def fuse(
@@ -173,16 +174,18 @@ def fuse(
     n = len(key_list)
     raw = np.full((n, n_legs), np.nan)
     norm = np.full((n, n_legs), np.nan)
+    filled = np.zeros((n, n_legs))  # norm with 0 for a missing document
     for j, ((leg_keys, leg_scores), rows) in enumerate(zip(columns, leg_rows, strict=True)):
         if not len(leg_keys):
             continue
         values = np.asarray(leg_scores, dtype=np.float64)
         raw[rows, j] = values
         if combination == "rrf":
-            norm[rows, j] = 1.0 / (rank_constant + np.arange(1, len(leg_keys) + 1))
+            leg_norm = 1.0 / (rank_constant + np.arange(1, len(leg_keys) + 1))
         else:
-            norm[rows, j] = normalize(values, normalization)
-    filled = np.nan_to_num(norm, nan=0.0)
+            leg_norm = normalize(values, normalization)
+        norm[rows, j] = leg_norm
+        filled[rows, j] = leg_norm
     fused = filled @ w if combination == "rrf" else combine(filled, w, combination)
     order = np.argsort(-fused, kind="stable")
     return FusionResult(_take(key_list, order), fused[order], raw[order], norm[order])
