@@ -8,6 +8,7 @@ the previous commit intact, and the rows beyond it are cut back on the next open
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -378,6 +379,7 @@ class WritePath:
             # 200k catalogue documents); a smaller buffer leaves a few segments, still fewer.
             wanted = min(_COMPACT_HEAP, 4 * self._rows.source_bytes)
             heap = max(self.settings.writer_heap_bytes, wanted)
+            writer: Any = None
             try:
                 writer = index.writer(heap, 1)
                 live = np.flatnonzero(snap.alive).tolist()
@@ -386,11 +388,19 @@ class WritePath:
                     for row, (doc_id, source) in found.items():
                         writer.add_document(self.lex.to_tantivy(doc_id, row, source))
                 self._commit_meta(writer, snap.rows.n, snap.generation)
-                writer.wait_merging_threads()
             except Exception as exc:
+                # Stop the new writer's threads before removing their directory, else they
+                # may still be writing files into it.
+                if writer is not None:
+                    with contextlib.suppress(Exception):
+                        writer.rollback()
+                    with contextlib.suppress(Exception):
+                        writer.wait_merging_threads()
+                del writer, index
                 shutil.rmtree(target, ignore_errors=True)
                 msg = f"merging the lexical index of {self.data_dir} failed: {exc}"
                 raise BackendError(msg) from exc
+            writer.wait_merging_threads()
             self._writer.wait_merging_threads()
             self._writer = None
             old = self._tantivy_dir
