@@ -2,8 +2,10 @@
 
 Layout of a data directory::
 
-    manifest.json    model id, dimension, schema digest, index uuid (written once, atomically)
-    tantivy/         documents, BM25 postings, filter and commercial fast fields; the commit point
+    manifest.json    model id, dimension, schema digest, index uuid, lexical directory (written
+                     atomically: once, then again by each lexical merge)
+    tantivy/         BM25 postings, filter and commercial fast fields; the commit point
+                     (``tantivy-<id>/`` after a merge into one segment, see writes.py)
     vectors.f32      append-only rows (see rows.py), cut back to the committed count on open
     columns.f64      margin, received-at, popularity per row
     docs.jsonl       id and source per row
