@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from hybrid_search.api import create_app
 from hybrid_search.config import Settings, load_settings
 from hybrid_search.ingest import index_documents
 from hybrid_search.searcher import Searcher
@@ -110,6 +112,25 @@ def make_searcher(
     yield factory
     for s in made:
         s.close()
+
+
+@pytest.fixture
+def make_client(make_searcher, corpus) -> Iterator[Callable[..., TestClient]]:
+    """``make_client(docs="corpus", warm_up=True, **settings_overrides)`` -> a started
+    TestClient. ``docs=None`` leaves the data directory empty (no index yet).
+    """
+    clients: list[TestClient] = []
+
+    def factory(docs: Any = "corpus", *, warm_up: bool = True, **overrides: Any) -> TestClient:
+        searcher = make_searcher(corpus if docs == "corpus" else docs, **overrides)
+        client = TestClient(create_app(searcher.settings, searcher=searcher, warm_up=warm_up))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

@@ -1,34 +1,23 @@
-"""An app over a fresh embedded index of the tiny corpus, with the hash embedder."""
+"""The API tests: an app over a fresh embedded index of the tiny corpus (``make_client`` in
+tests/conftest.py), and the error-contract check."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from hybrid_search.api import create_app
 
-
-@pytest.fixture
-def make_client(make_searcher, corpus) -> Iterator[Callable[..., TestClient]]:
-    """``make_client(docs="corpus", **settings_overrides)`` -> a started TestClient.
-
-    ``docs=None`` leaves the data directory empty (no index yet).
-    """
-    clients: list[TestClient] = []
-
-    def factory(docs: Any = "corpus", **overrides: Any) -> TestClient:
-        searcher = make_searcher(corpus if docs == "corpus" else docs, **overrides)
-        client = TestClient(create_app(searcher.settings, searcher=searcher))
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield factory
-    for client in clients:
-        client.__exit__(None, None, None)
+def api_error(response: Any, status: int, type_: str) -> dict[str, Any]:
+    """Check the API's one error contract (status, ``{"error": {type, message, detail}}``) and
+    return the error object."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"type", "message", "detail"}
+    assert body["error"]["type"] == type_
+    error: dict[str, Any] = body["error"]
+    return error
 
 
 @pytest.fixture

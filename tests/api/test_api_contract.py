@@ -15,29 +15,22 @@ from hybrid_search.errors import (
     HybridSearchError,
     IndexCorruptError,
 )
+from tests.api.conftest import api_error
 from tests.conftest import HashEmbedder
 
 KEY = "s3cret-key"
 DOC = {"sku": "K-1", "title": "Keyed fedora"}
 
 
-def _error(response, status: int, type_: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"type", "message", "detail"}
-    assert body["error"]["type"] == type_
-    return body["error"]
-
-
 # ------------------------------------------------------------------------------------ auth
 def test_writes_need_the_key_reads_stay_open(make_client):
     client = make_client(api={"api_key": KEY})
-    err = _error(client.post("/v1/documents", json={"documents": [DOC]}), 401, "unauthorized")
+    err = api_error(client.post("/v1/documents", json={"documents": [DOC]}), 401, "unauthorized")
     assert "writes need the API key" in err["message"]
     r = client.post("/v1/documents", json={"documents": [DOC]}, headers={"x-api-key": "wrong"})
-    assert "the key sent is wrong" in _error(r, 401, "unauthorized")["message"]
+    assert "the key sent is wrong" in api_error(r, 401, "unauthorized")["message"]
     assert r.headers["www-authenticate"] == "Bearer"
-    assert _error(client.delete("/v1/documents/T-BAG-000"), 401, "unauthorized")
+    assert api_error(client.delete("/v1/documents/T-BAG-000"), 401, "unauthorized")
     ok = client.post(
         "/v1/documents", json={"documents": [DOC]}, headers={"authorization": f"Bearer {KEY}"}
     )
@@ -57,7 +50,7 @@ def test_reads_keyed_by_config(make_client):
         client.get("/v1/similar/T-BAG-000"),
         client.get("/v1/info"),
     ):
-        assert "reads need the API key" in _error(r, 401, "unauthorized")["message"]
+        assert "reads need the API key" in api_error(r, 401, "unauthorized")["message"]
     r = client.post(
         "/v1/search", json={"query": "tote"}, headers={"authorization": f"bearer {KEY}"}
     )
@@ -66,7 +59,7 @@ def test_reads_keyed_by_config(make_client):
     assert client.get("/healthz").status_code == 200
 
 
-def test_read_key_without_a_key_is_a_config_error(tmp_path):
+def test_read_key_without_a_key_is_a_configapi_error(tmp_path):
     with pytest.raises(ConfigError, match="HYBRID_SEARCH_API__READ_REQUIRES_KEY"):
         load_settings(api={"read_requires_key": True}, embedded={"data_dir": tmp_path})
 
@@ -82,7 +75,7 @@ def test_api_key_from_the_environment_is_masked(monkeypatch, tmp_path):
 def test_body_too_large_is_413(make_client):
     client = make_client(api={"max_body_bytes": 2048})
     big = {"documents": [{**DOC, "description": "x" * 4000}]}
-    err = _error(client.post("/v1/documents", json=big), 413, "payload_too_large")
+    err = api_error(client.post("/v1/documents", json=big), 413, "payload_too_large")
     assert "at most 2048 allowed" in err["message"]
     assert "HYBRID_SEARCH_API__MAX_BODY_BYTES" in err["message"]
 
@@ -97,7 +90,7 @@ def test_chunked_body_too_large_is_413(make_client):
         yield b'"}'
 
     r = client.post("/v1/search", content=chunks(), headers={"content-type": "application/json"})
-    _error(r, 413, "payload_too_large")
+    api_error(r, 413, "payload_too_large")
 
     def small():
         yield b'{"query": '
@@ -122,7 +115,7 @@ def test_backend_failures_map_to_their_status(client, monkeypatch, exc, status, 
         raise exc
 
     monkeypatch.setattr(client.app.state.searcher.backend, "lexical", fail)
-    err = _error(client.post("/v1/search", json={"query": "tote"}), status, type_)
+    err = api_error(client.post("/v1/search", json={"query": "tote"}), status, type_)
     assert err["message"] == str(exc)
     assert err["detail"]["request_id"]
 
@@ -134,7 +127,9 @@ def test_embedder_down_with_fallback_off_is_503(make_searcher, corpus):
 
     searcher = make_searcher(corpus, embedder=Broken(), search={"fallback": "off"})
     with TestClient(create_app(searcher.settings, searcher=searcher)) as client:
-        err = _error(client.post("/v1/search", json={"query": "tote"}), 503, "backend_unavailable")
+        err = api_error(
+            client.post("/v1/search", json={"query": "tote"}), 503, "backend_unavailable"
+        )
         assert "fallback is off" in err["message"]
 
 
@@ -157,7 +152,7 @@ def test_model_mismatch_is_409(make_searcher, corpus):
     searcher = make_searcher(corpus)
     searcher._embedder_factory = Other
     with TestClient(create_app(searcher.settings, searcher=searcher)) as client:
-        err = _error(client.post("/v1/search", json={"query": "tote"}), 409, "model_mismatch")
+        err = api_error(client.post("/v1/search", json={"query": "tote"}), 409, "model_mismatch")
         assert "test/hash-embedder" in err["message"] and "test/another-model" in err["message"]
 
 
@@ -171,7 +166,7 @@ def test_unexpected_exception_is_500_with_request_id(make_searcher, corpus, monk
     monkeypatch.setattr(searcher, "search", boom)
     with TestClient(app, raise_server_exceptions=False) as client:
         r = client.post("/v1/search", json={"query": "tote"}, headers={"x-request-id": "req-42"})
-        err = _error(r, 500, "internal_error")
+        err = api_error(r, 500, "internal_error")
         assert err["detail"] == {"request_id": "req-42"} and "req-42" in err["message"]
         assert "bug" not in err["message"]  # internals stay in the log
 
@@ -189,10 +184,11 @@ def test_error_table_covers_every_error_class():
 
 def test_unknown_route_and_wrong_method(client):
     assert (
-        "no route GET /v2/search" in _error(client.get("/v2/search"), 404, "not_found")["message"]
+        "no route GET /v2/search"
+        in api_error(client.get("/v2/search"), 404, "not_found")["message"]
     )
     r = client.get("/v1/search")
-    _error(r, 405, "method_not_allowed")
+    api_error(r, 405, "method_not_allowed")
     assert "POST" in r.headers["allow"]
 
 

@@ -8,13 +8,7 @@ import time
 
 import pytest
 
-
-def _error(response, status: int, type_: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and set(body["error"]) == {"type", "message", "detail"}
-    assert body["error"]["type"] == type_
-    return body["error"]
+from tests.api.conftest import api_error
 
 
 def test_search_answers_hits_mode_and_fallback_reason(client):
@@ -88,12 +82,12 @@ def test_search_filters(client):
     ],
 )
 def test_search_bad_input_is_400_naming_the_field(client, body, needle):
-    err = _error(client.post("/v1/search", json=body), 400, "invalid_request")
+    err = api_error(client.post("/v1/search", json=body), 400, "invalid_request")
     assert needle in err["message"]
 
 
 def test_search_unknown_filter_lists_allowed_fields(client):
-    err = _error(
+    err = api_error(
         client.post("/v1/search", json={"query": "tote", "filters": {"shade": "red"}}),
         400,
         "invalid_request",
@@ -105,17 +99,17 @@ def test_search_body_not_json_or_not_object(client):
     r = client.post(
         "/v1/search", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert "not valid JSON" in _error(r, 400, "invalid_request")["message"]
+    assert "not valid JSON" in api_error(r, 400, "invalid_request")["message"]
     r = client.post("/v1/search", json=["tote"])
-    assert "request body: ['tote'] is invalid" in _error(r, 400, "invalid_request")["message"]
+    assert "request body: ['tote'] is invalid" in api_error(r, 400, "invalid_request")["message"]
     r = client.post(
         "/v1/search", content=b'{"query": "tote"}', headers={"content-type": "text/plain"}
     )
-    assert "Content-Type: application/json" in _error(r, 400, "invalid_request")["message"]
+    assert "Content-Type: application/json" in api_error(r, 400, "invalid_request")["message"]
 
 
 def test_validation_detail_lists_every_problem(client):
-    err = _error(client.post("/v1/search", json={"query": "", "k": 0}), 400, "invalid_request")
+    err = api_error(client.post("/v1/search", json={"query": "", "k": 0}), 400, "invalid_request")
     assert "(and 1 more problems)" in err["message"]
     assert {d["field"] for d in err["detail"]} == {"query", "k"}
 
@@ -158,16 +152,18 @@ def test_similar_excludes_itself_and_applies_filters(client):
 
 
 def test_similar_errors(client):
-    assert "'NOPE' not found" in _error(client.get("/v1/similar/NOPE"), 404, "not_found")["message"]
-    err = _error(client.get("/v1/similar/T-BAG-000?filters={oops"), 400, "invalid_request")
+    assert (
+        "'NOPE' not found" in api_error(client.get("/v1/similar/NOPE"), 404, "not_found")["message"]
+    )
+    err = api_error(client.get("/v1/similar/T-BAG-000?filters={oops"), 400, "invalid_request")
     assert "field 'filters'" in err["message"]
-    err = _error(
+    err = api_error(
         client.get('/v1/similar/T-BAG-000?filters={"shade":"red"}'), 400, "invalid_request"
     )
     assert "shade" in err["message"]
     assert (
         "field 'k'"
-        in _error(client.get("/v1/similar/T-BAG-000?k=0"), 400, "invalid_request")["message"]
+        in api_error(client.get("/v1/similar/T-BAG-000?k=0"), 400, "invalid_request")["message"]
     )
-    err = _error(client.get("/v1/similar/T-BAG-000?k=101"), 400, "invalid_request")
+    err = api_error(client.get("/v1/similar/T-BAG-000?k=101"), 400, "invalid_request")
     assert "allowed 1..100" in err["message"]
