@@ -8,6 +8,7 @@ to fail clearly here and is covered by the spec validation and the contract suit
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -111,10 +112,9 @@ def test_lexical_leg_filters_match_brute_force(loaded_backend, corpus, filters):
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
-@pytest.mark.parametrize(
-    "query", ["black tote", "suede ankle boots", "T-BAG-001", "gold watch made by hand"]
-)
-def test_lexical_leg_ranks_like_the_embedded_engine(loaded_backend, corpus, tmp_path, query):
+@pytest.fixture
+def embedded_twin(loaded_backend, corpus, tmp_path) -> Iterator[EmbeddedBackend]:
+    """The embedded engine over the same template and corpus as ``loaded_backend``."""
     embedded = EmbeddedBackend(tmp_path, loaded_backend.template, load_settings().embedded)
     try:
         index_documents(
@@ -123,14 +123,21 @@ def test_lexical_leg_ranks_like_the_embedded_engine(loaded_backend, corpus, tmp_
             embedder=HashEmbedder(),
             backend=embedded,
         )
-        mine = embedded.lexical(query, k=5, filters=[])
-        ids = [sku for sku, _ in embedded.fetch([h.key for h in mine]).values()]
-        theirs = loaded_backend.lexical(query, k=5, filters=[])
-        # BM25 scales differ between engines; the top-5 sets and the best hit agree.
-        assert {h.key for h in theirs} == set(ids)
-        assert theirs[0].key == ids[0]
+        yield embedded
     finally:
         embedded.close()
+
+
+@pytest.mark.parametrize(
+    "query", ["black tote", "suede ankle boots", "T-BAG-001", "gold watch made by hand"]
+)
+def test_lexical_leg_ranks_like_the_embedded_engine(loaded_backend, embedded_twin, query):
+    mine = embedded_twin.lexical(query, k=5, filters=[])
+    ids = [sku for sku, _ in embedded_twin.fetch([h.key for h in mine]).values()]
+    theirs = loaded_backend.lexical(query, k=5, filters=[])
+    # BM25 scales differ between engines; the top-5 sets and the best hit agree.
+    assert {h.key for h in theirs} == set(ids)
+    assert theirs[0].key == ids[0]
 
 
 def test_fuzzy_lexical_finds_typos(loaded_backend):
@@ -223,28 +230,18 @@ def test_painless_stage_equals_numpy_number_for_number(loaded_backend, corpus, p
     assert got.order().tolist() == want.order().tolist()
 
 
-def test_painless_stage_equals_the_embedded_backend(loaded_backend, corpus, tmp_path):
-    embedded = EmbeddedBackend(tmp_path, loaded_backend.template, load_settings().embedded)
-    try:
-        index_documents(
-            ((str(i), d) for i, d in enumerate(corpus)),
-            template=embedded.template,
-            embedder=HashEmbedder(),
-            backend=embedded,
-        )
-        rows = embedded.lexical(ALL_TEXT, k=100, filters=[])
-        skus = {k: v[0] for k, v in embedded.fetch([h.key for h in rows]).items()}
-        scores = np.linspace(1.0, 0.01, len(rows))
-        nan = np.full((len(rows), 2), np.nan)
-        params = CommercialParams(popularity_weight=0.2, margin_weight=0.5)
-        mine = embedded.rerank(
-            FusionResult([h.key for h in rows], scores, nan, nan), params, now=NOW
-        )
-        ids = [skus[h.key] for h in rows]
-        theirs = loaded_backend.rerank(FusionResult(ids, scores, nan, nan), params, now=NOW)
-        np.testing.assert_allclose(theirs.total, mine.total, rtol=2e-6, atol=2e-6)
-    finally:
-        embedded.close()
+def test_painless_stage_equals_the_embedded_backend(loaded_backend, embedded_twin):
+    rows = embedded_twin.lexical(ALL_TEXT, k=100, filters=[])
+    skus = {k: v[0] for k, v in embedded_twin.fetch([h.key for h in rows]).items()}
+    scores = np.linspace(1.0, 0.01, len(rows))
+    nan = np.full((len(rows), 2), np.nan)
+    params = CommercialParams(popularity_weight=0.2, margin_weight=0.5)
+    mine = embedded_twin.rerank(
+        FusionResult([h.key for h in rows], scores, nan, nan), params, now=NOW
+    )
+    ids = [skus[h.key] for h in rows]
+    theirs = loaded_backend.rerank(FusionResult(ids, scores, nan, nan), params, now=NOW)
+    np.testing.assert_allclose(theirs.total, mine.total, rtol=2e-6, atol=2e-6)
 
 
 def test_searcher_end_to_end_on_osmem_lexical_mode(loaded_backend, make_settings):
