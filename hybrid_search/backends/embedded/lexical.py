@@ -107,12 +107,16 @@ class LexicalSchema:
         builder.add_bytes_field(SOURCE_FIELD, stored=True, indexed=False)
         self.text_fields: dict[str, str] = {}
         self.analyzers = {_ANALYZER: _build_analyzer(True), _STANDARD: _build_analyzer(False)}
+        self.field_analyzer: dict[str, str] = {}  # lexical field path -> its analyzer
+        self._fields_by_analyzer: dict[str, list[str]] = {}  # analyzer -> tantivy field names
         for path in template.lexical_fields:
             spec = template.fields[path]
             tokenizer = _ANALYZER if spec.analyzer == "english" else _STANDARD
             name = _tantivy_name(path)
             builder.add_text_field(name, stored=False, tokenizer_name=tokenizer)
             self.text_fields[path] = name
+            self.field_analyzer[path] = tokenizer
+            self._fields_by_analyzer.setdefault(tokenizer, []).append(name)
         self.columns: dict[str, _Column] = {}
         numeric = set(template.filter_fields) | set(template.commercial_fields.values())
         for path in sorted(numeric):
@@ -195,15 +199,14 @@ class LexicalSchema:
         everywhere ("black" is no typo because ``brand.text`` lacks it; see ``_typos``).
         Returns None when the text has no searchable terms (only stop words or punctuation).
         """
-        analyzed: dict[str, list[str]] = {}
-        for path in self.text_fields:
-            analyzer = self._analyzer_of(path)
-            if analyzer not in analyzed:
-                analyzed[analyzer] = list(dict.fromkeys(self.analyze(text, analyzer)))
+        analyzed = {
+            analyzer: list(dict.fromkeys(self.analyze(text, analyzer)))
+            for analyzer in self._fields_by_analyzer
+        }
         unknown = self._typos(fuzzy_searcher, text) if fuzzy_searcher is not None else {}
         per_field = []
         for path, name in self.text_fields.items():
-            analyzer = self._analyzer_of(path)
+            analyzer = self.field_analyzer[path]
             clauses = []
             for t in analyzed[analyzer]:
                 term: Any | None = tantivy.Query.term_query(self.schema, name, t)
@@ -223,9 +226,6 @@ class LexicalSchema:
             return per_field[0]
         return tantivy.Query.disjunction_max_query(per_field)
 
-    def _analyzer_of(self, path: str) -> str:
-        return _ANALYZER if self.template.fields[path].analyzer == "english" else _STANDARD
-
     def _typos(self, searcher: Any, text: str) -> dict[str, set[str]]:
         """Per analyzer, the terms of the query's words that no lexical field knows.
 
@@ -233,9 +233,7 @@ class LexicalSchema:
         a SKU in ``sku.text`` is no typo for the stemmed title, where it would expand to
         "wax"); the typo terms are the unknown words' forms that no known word shares.
         """
-        names: dict[str, list[str]] = {}
-        for path, name in self.text_fields.items():
-            names.setdefault(self._analyzer_of(path), []).append(name)
+        names = self._fields_by_analyzer
         typos: dict[str, set[str]] = {a: set() for a in names}
         known: dict[str, set[str]] = {a: set() for a in names}
         for word in dict.fromkeys(self.analyze(text, _STANDARD)):
