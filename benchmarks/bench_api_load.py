@@ -51,7 +51,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from bench_embedded import machine_info, pct  # noqa: E402
-from benchutil import write_json  # noqa: E402
+from benchutil import command_lines, write_json  # noqa: E402
 from corpus import DEFAULT_SEED, corpus_key, generate_queries, iter_documents  # noqa: E402
 
 CACHE_DIR = HERE / ".cache"
@@ -300,12 +300,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         "",
         f"Generated {result['generated']} by `benchmarks/bench_api_load.py`.",
         "",
-        "Command:",
-        "",
-        "```",
-        result["command"],
-        "```",
-        "",
+        *command_lines(result["command"]),
         "## Machine",
         "",
         f"* CPU: {m['cpu']} ({m['cores']} logical cores); RAM {m['ram_gib']} GiB; "

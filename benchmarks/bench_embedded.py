@@ -53,7 +53,7 @@ ROOT = HERE.parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from benchutil import save_npy, write_json  # noqa: E402
+from benchutil import command_lines, save_npy, write_json  # noqa: E402
 from corpus import (  # noqa: E402
     DEFAULT_SEED,
     corpus_key,
@@ -793,12 +793,7 @@ def write_markdown(path: Path, data: dict[str, Any]) -> None:
         + (" (**--quick smoke test, not a result**)" if data["quick"] else "")
         + ".",
         "",
-        "Command:",
-        "",
-        "```",
-        data["command"],
-        "```",
-        "",
+        *command_lines(data["command"]),
         "## Machine",
         "",
         f"* CPU: {m['cpu']} ({m['cores']} logical cores; {m['cpu_flags'] or 'no AVX flags seen'})",

@@ -48,7 +48,7 @@ if str(HERE) not in sys.path:
 
 from bench_api_load import Server, say  # noqa: E402
 from bench_embedded import machine_info, pct  # noqa: E402
-from benchutil import write_json  # noqa: E402
+from benchutil import command_lines, write_json  # noqa: E402
 
 KEY = "soak-api-key"
 MARK = "soakmarker"  # one token every soak document carries (the catalogue has none)
@@ -408,12 +408,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"Run {result['date']} on {m.get('cpu')} ({m.get('cores')} cores shared with other "
         "jobs), Python " + str(m.get("python")) + ".",
         "",
-        "Command:",
-        "",
-        "```",
-        result["command"],
-        "```",
-        "",
+        *command_lines(result["command"]),
         "Method: `hybrid-search serve --demo` (embedded engine, all-MiniLM-L6-v2, the 600-product "
         "catalogue, API key on writes"
         + (

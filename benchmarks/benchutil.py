@@ -1,4 +1,5 @@
-"""Small file helpers shared by the benchmark scripts (atomic writes of caches and results)."""
+"""Small helpers shared by the benchmark scripts: atomic writes of caches and results, and the
+parts every results page repeats."""
 
 from __future__ import annotations
 
@@ -23,3 +24,8 @@ def write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
     os.replace(tmp, path)
+
+
+def command_lines(command: str) -> list[str]:
+    """The "Command:" block of a results page: the exact command, fenced, then a blank line."""
+    return ["Command:", "", "```", command, "```", ""]
