@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hybrid_search.errors import MissingDependencyError
 from hybrid_search.evaluation.metrics import Comparison
 from hybrid_search.evaluation.runner import ModeResult
+from hybrid_search.plotting import pyplot
 
 __all__ = ["markdown_table", "results_dict", "write_chart", "write_report"]
 
@@ -121,14 +121,7 @@ def write_chart(results: Sequence[ModeResult], path: Path, *, title: str) -> Non
     Raises:
         MissingDependencyError: matplotlib is not installed.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        msg = 'the chart needs matplotlib: pip install "hybrid-search[eval]"'
-        raise MissingDependencyError(msg) from exc
+    plt = pyplot("the chart")
     names = [r.spec.name for r in results]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * len(names) + 2), 4.5))
     width = 0.4

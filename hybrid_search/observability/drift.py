@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hybrid_search.errors import InvalidRequestError, MissingDependencyError
+from hybrid_search.errors import InvalidRequestError
+from hybrid_search.plotting import pyplot
 
 __all__ = [
     "EmbeddingSnapshot",
@@ -251,14 +252,7 @@ def plot_drift(report: dict[str, Any], path: Path) -> None:
     Raises:
         MissingDependencyError: matplotlib is not installed.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        msg = 'the drift plot needs matplotlib: pip install "hybrid-search[eval]"'
-        raise MissingDependencyError(msg) from exc
+    plt = pyplot("the drift plot")
     cats = list(report["categories"])
     k = report["k"]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
