@@ -67,3 +67,82 @@ def test_known_and_misspelt_terms_together(backend):
     # "woll" matched "wool" fuzzily, so the typo query outscores the exact one.
     exact = backend.lexical("navy woll", k=10, filters=[])
     assert hits[0].score > exact[0].score
+
+
+# ---------------------------------------------------------------- best_fields, field by field
+QUERIES = [
+    "black leather tote",
+    "navy wool coat",
+    "silk scarf made in italy",
+    "gold watch",
+    "cashmer sweatr",  # typos: fuzzy clauses inside the per-field queries
+    "leather",
+    "Vantier",
+]
+
+
+@pytest.fixture(scope="module")
+def demo_backend(tmp_path_factory):
+    from hybrid_search.config import load_settings
+    from hybrid_search.demo import load_catalogue
+    from tests.conftest import HashEmbedder, index_all, searcher_with
+
+    settings = load_settings(embedded={"data_dir": str(tmp_path_factory.mktemp("demo"))})
+    embedder = HashEmbedder()
+    searcher = searcher_with(settings, embedder)
+    docs = load_catalogue()
+    # Two commits: hits come from two segments, so doc addresses and row keys differ.
+    index_all(searcher, docs[:300], embedder)
+    index_all(searcher, docs[300:], embedder)
+    yield searcher.backend
+    searcher.close()
+
+
+def _dis_max_reference(backend, text, k, filters, fuzzy):
+    """The single dis_max query the per-field searches replace, run as one tantivy search."""
+    import tantivy
+
+    from hybrid_search.backends.embedded.lexical import KEY_FIELD
+
+    lex, snap = backend.lex, backend._open()
+    fields = lex.field_queries(text, snap.searcher if fuzzy else None)
+    dis_max = tantivy.Query.disjunction_max_query(fields)
+    query = lex.combine(dis_max, lex.filter_query(filters))
+    hits = snap.searcher.search(query, k, count=False).hits
+    keys = snap.searcher.fast_field_values(KEY_FIELD, [a for _, a in hits])
+    return {key: score for (score, _), key in zip(hits, keys, strict=True)}
+
+
+@pytest.mark.parametrize("fuzzy", [False, True])
+@pytest.mark.parametrize("k", [3, 10, 50])
+@pytest.mark.parametrize("filters", [None, {"category": "handbags"}, {"price": {"gte": 900}}])
+def test_field_by_field_search_equals_the_dis_max(demo_backend, template, fuzzy, k, filters):
+    from hybrid_search.documents import parse_filters
+
+    clauses = parse_filters(filters, template)
+    for text in QUERIES:
+        want = _dis_max_reference(demo_backend, text, k, clauses, fuzzy)
+        got = demo_backend.lexical(text, k=k, filters=clauses, fuzzy=fuzzy)
+        got_scores = {h.key: h.score for h in got}
+        assert len(got) == len(want), text
+        cut = min(want.values(), default=0.0)  # documents tied at the k-th score may swap
+        assert {key for key, s in want.items() if s > cut} <= set(got_scores), text
+        for key, score in got_scores.items():
+            if key in want:
+                assert score == want[key], (text, key)  # bit for bit
+            else:
+                assert score == cut, (text, key)
+        assert [h.score for h in got] == sorted(want.values(), reverse=True), text
+
+
+def test_best_per_key_keeps_each_documents_best_field():
+    import numpy as np
+
+    from hybrid_search.backends.embedded.lexical import best_per_key
+
+    keys = np.array([7, 3, 9, 3, 7, 1, -1, 12], dtype=np.int64)
+    scores = np.array([2.0, 5.0, 4.0, 6.0, 1.0, 4.0, 9.0, 8.0])
+    got_keys, got_scores = best_per_key(keys, scores, 3, limit=10)
+    # -1 (no key) and 12 (beyond the snapshot) dropped; 3 keeps 6.0; 1 and 9 tie: key order.
+    assert got_keys.tolist() == [3, 1, 9]
+    assert got_scores.tolist() == [6.0, 4.0, 4.0]

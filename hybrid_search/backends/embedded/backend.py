@@ -31,7 +31,13 @@ import numpy as np
 import tantivy
 
 from hybrid_search.backends.base import Capabilities, Health, IndexInfo
-from hybrid_search.backends.embedded.lexical import ID_FIELD, KEY_FIELD, SOURCE_FIELD, LexicalSchema
+from hybrid_search.backends.embedded.lexical import (
+    ID_FIELD,
+    KEY_FIELD,
+    SOURCE_FIELD,
+    LexicalSchema,
+    best_per_key,
+)
 from hybrid_search.backends.embedded.rows import COLUMNS, RowStore
 from hybrid_search.backends.embedded.snapshot import (
     Snapshot,
@@ -194,22 +200,32 @@ class EmbeddedBackend(WritePath):
         """BM25 (``multi_match`` best_fields) candidates with filters, best first.
 
         ``fuzzy``: terms the index does not know match their closest known terms instead.
+
+        best_fields scores a document by its best boosted field. Tantivy runs a dis_max
+        exhaustively, so each field is searched on its own (an OR of boosted terms, which its
+        block-max WAND prunes) and the per-field top ``k`` lists are merged, each document
+        keeping its best score. That is the dis_max's top ``k`` exactly: a document in it has
+        fewer than ``k`` documents above it in its best field, so its best field's list holds
+        it with its full score (up to documents tied at the ``k``-th score). At 200k documents,
+        300 queries, k=200: the searches take 0.43 against 0.68 ms p50 for the one dis_max, the
+        whole leg 0.64 against 0.70 ms.
         """
         snap = self._open()
-        text_query = self.lex.text_query(text, snap.searcher if fuzzy else None)
-        if text_query is None:
+        fields = self.lex.field_queries(text, snap.searcher if fuzzy else None)
+        filter_query = self.lex.filter_query(filters)
+        addresses: list[Any] = []
+        scores: list[float] = []
+        for field_query in fields:
+            query = self.lex.combine(field_query, filter_query)
+            hits = snap.searcher.search(query, k, count=False).hits
+            addresses.extend([addr for _, addr in hits])
+            scores.extend([score for score, _ in hits])
+        if not addresses:
             return []
-        query = self.lex.combine(text_query, self.lex.filter_query(filters))
-        hits = snap.searcher.search(query, k, count=False).hits
-        if not hits:
-            return []
-        found = snap.searcher.fast_field_values(KEY_FIELD, [addr for _, addr in hits])
-        keys = np.array([-1 if key is None else key for key in found], dtype=np.int64)
-        scores = np.array([score for score, _ in hits], dtype=np.float64)
-        keep = (keys >= 0) & (keys < snap.rows.n)  # rows committed after this snapshot: later
-        if not keep.all():
-            keys, scores = keys[keep], scores[keep]
-        return HitColumns(keys, scores, "lexical")
+        found_keys = snap.searcher.fast_field_values(KEY_FIELD, addresses)
+        keys = np.array([-1 if key is None else key for key in found_keys], dtype=np.int64)
+        keys, best = best_per_key(keys, np.array(scores), k, limit=snap.rows.n)
+        return HitColumns(keys, best, "lexical")
 
     def _filter_mask(self, snap: Snapshot, filters: list[FilterClause]) -> np.ndarray:
         cache_key = (snap.generation, repr(filters))

@@ -3,7 +3,8 @@
 User text never becomes a query string: it is analysed with the same analyzer the fields use and
 turned into term queries, so no query syntax (``AND``, ``field:``, quotes) can be injected.
 The lexical query mirrors OpenSearch's ``multi_match`` of type ``best_fields``: a dis_max over
-the template's lexical fields, each an OR of the query terms, with the template's boosts.
+the template's lexical fields, each an OR of the query terms, with the template's boosts
+(searched field by field, see ``EmbeddedBackend.lexical``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import tantivy
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -26,6 +28,7 @@ __all__ = [
     "KEY_FIELD",
     "SOURCE_FIELD",
     "LexicalSchema",
+    "best_per_key",
 ]
 
 ID_FIELD = "_id"
@@ -88,6 +91,24 @@ def _fuzzy_clause(
             for edits, _, known in found[:_MAX_EXPANSIONS]
         ]
     )
+
+
+def best_per_key(
+    keys: np.ndarray, scores: np.ndarray, k: int, *, limit: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge per-field hit lists: each key once with its best score, the top ``k`` by score
+    (ties by key). Keys outside ``0 <= key < limit`` (rows committed after the reader's
+    snapshot, or none) are dropped.
+    """
+    keep = (keys >= 0) & (keys < limit)
+    if not keep.all():
+        keys, scores = keys[keep], scores[keep]
+    order = np.lexsort((keys, -scores))
+    keys, scores = keys[order], scores[order]
+    _, first = np.unique(keys, return_index=True)
+    first.sort()
+    first = first[:k]
+    return keys[first], scores[first]
 
 
 @dataclass(frozen=True)
@@ -190,14 +211,18 @@ class LexicalSchema:
         """The terms a text produces under one of the field analyzers."""
         return list(self.analyzers[analyzer].analyze(text))
 
-    def text_query(self, text: str, fuzzy_searcher: Any | None = None) -> Any | None:
-        """``multi_match`` best_fields: dis_max over fields of OR-ed, boosted term queries.
+    def field_queries(self, text: str, fuzzy_searcher: Any | None = None) -> list[Any]:
+        """The clauses of ``multi_match`` best_fields, one query per field.
 
+        Each is the OR of the text's terms in that field, every term carrying the field's
+        boost (a boost around the whole OR would cost tantivy its block-max WAND); a document's
+        score is its best field's (``dis_max``, tie_breaker 0). They are returned apart so
+        that each field can be searched on its own (see ``EmbeddedBackend.lexical``).
         With ``fuzzy_searcher`` (the typo-tolerant query), a query word that no lexical field
         knows is a typo: in each field its term is replaced by the dis_max of that field's
         closest known terms (see ``_fuzzy_clause``). A word some field knows stays exact
         everywhere ("black" is no typo because ``brand.text`` lacks it; see ``_typos``).
-        Returns None when the text has no searchable terms (only stop words or punctuation).
+        Empty when the text has no searchable terms (only stop words or punctuation).
         """
         analyzed = {
             analyzer: list(dict.fromkeys(self.analyze(text, analyzer)))
@@ -207,6 +232,7 @@ class LexicalSchema:
         per_field = []
         for path, name in self.text_fields.items():
             analyzer = self.field_analyzer[path]
+            boost = self.template.lexical_fields[path]
             clauses = []
             for t in analyzed[analyzer]:
                 term: Any | None = tantivy.Query.term_query(self.schema, name, t)
@@ -214,17 +240,11 @@ class LexicalSchema:
                     vocabulary = self._vocabulary(fuzzy_searcher, name, t[0])
                     term = _fuzzy_clause(vocabulary, self.schema, name, t)
                 if term is not None:
-                    clauses.append((tantivy.Occur.Should, term))
-            if not clauses:
-                continue
-            query = tantivy.Query.boolean_query(clauses)
-            boost = self.template.lexical_fields[path]
-            per_field.append(tantivy.Query.boost_query(query, boost) if boost != 1.0 else query)
-        if not per_field:
-            return None
-        if len(per_field) == 1:
-            return per_field[0]
-        return tantivy.Query.disjunction_max_query(per_field)
+                    boosted = tantivy.Query.boost_query(term, boost) if boost != 1.0 else term
+                    clauses.append((tantivy.Occur.Should, boosted))
+            if clauses:
+                per_field.append(tantivy.Query.boolean_query(clauses))
+        return per_field
 
     def _typos(self, searcher: Any, text: str) -> dict[str, set[str]]:
         """Per analyzer, the terms of the query's words that no lexical field knows.
