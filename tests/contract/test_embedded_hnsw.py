@@ -213,3 +213,25 @@ def test_short_graph_answer_falls_back_to_exact():
     rows, sims = search.search(vectors, np.ones(200, dtype=bool), q, 50, graph, filtered=False)
     assert rows.tolist() == np.argsort(-(vectors @ q))[:50].tolist()
     np.testing.assert_allclose(sims, np.sort(vectors @ q)[::-1][:50], rtol=1e-5)
+
+
+def test_graph_stored_in_walk_order_keeps_every_row_id():
+    """build_hnsw re-stores the graph in breadth-first order: the ids must follow the codes."""
+    import faiss
+
+    from hybrid_search.backends.embedded.vectors import walk_order
+
+    rng = np.random.default_rng(5)
+    vectors = _unit(rng.standard_normal((1500, 48)))
+    alive = np.ones(1500, dtype=bool)
+    alive[::7] = False  # ids are row numbers, not graph positions
+    graph = build_hnsw(vectors, alive, space_type="innerproduct", m=8, ef_construction=64)
+    # Stored in walk order, the graph's own walk visits its nodes in storage order.
+    order = walk_order(faiss.downcast_index(graph.index.index).hnsw, int(alive.sum()))
+    assert order.tolist() == list(range(int(alive.sum())))
+    rows = np.flatnonzero(alive)
+    params = faiss.SearchParametersHNSW(efSearch=64)
+    _, ids = graph.index.search(vectors[rows], 1, params=params)
+    assert (ids[:, 0] == rows).mean() > 0.99  # each live row finds itself
+    _, ids = graph.index.search(vectors[~alive], 1, params=params)
+    assert set(ids[:, 0].tolist()) <= set(rows.tolist())
