@@ -78,6 +78,8 @@ QUERIES = [
     "cashmer sweatr",  # typos: fuzzy clauses inside the per-field queries
     "leather",
     "Vantier",
+    "LX-WAT-00003",  # "lx" is in every SKU: the narrowed query with its fallback
+    "lx-sho-00002 black",
 ]
 
 
@@ -105,8 +107,8 @@ def _dis_max_reference(backend, text, k, filters, fuzzy):
     from hybrid_search.backends.embedded.lexical import KEY_FIELD
 
     lex, snap = backend.lex, backend._open()
-    fields = lex.field_queries(text, snap.searcher if fuzzy else None)
-    dis_max = tantivy.Query.disjunction_max_query(fields)
+    fields = lex.field_queries(text, snap.searcher, fuzzy=fuzzy)
+    dis_max = tantivy.Query.disjunction_max_query([f.query for f in fields])
     query = lex.combine(dis_max, lex.filter_query(filters))
     hits = snap.searcher.search(query, k, count=False).hits
     keys = snap.searcher.fast_field_values(KEY_FIELD, [a for _, a in hits])
@@ -146,3 +148,27 @@ def test_best_per_key_keeps_each_documents_best_field():
     # -1 (no key) and 12 (beyond the snapshot) dropped; 3 keeps 6.0; 1 and 9 tie: key order.
     assert got_keys.tolist() == [3, 1, 9]
     assert got_scores.tolist() == [6.0, 4.0, 4.0]
+
+
+def test_common_terms_are_narrowed_away_with_the_same_top_k(demo_backend):
+    """A SKU's house prefix ("lx") is in every document: the narrowed query must give the
+    full query's top k, and the bound must hold for documents with only that term."""
+    import tantivy
+
+    from hybrid_search.backends.embedded.lexical import bm25_ceiling
+
+    lex, searcher = demo_backend.lex, demo_backend._open().searcher
+    (sku_field,) = [f for f in lex.field_queries("LX-WAT-00003", searcher) if f.narrowed]
+    full = searcher.search(sku_field.query, 10, count=False).hits
+    narrowed = searcher.search(sku_field.narrowed, 10, count=False).hits
+    assert narrowed[-1][0] > sku_field.common_bound  # so the backend keeps the narrowed answer
+    assert [a.doc for _, a in narrowed] == [a.doc for _, a in full]
+    assert [s for s, _ in narrowed] == [s for s, _ in full]  # same terms added in the same order
+    total, df = searcher.num_docs, searcher.doc_freq("sku__text", "lx")
+    assert df * 2 >= total
+    only_lx = tantivy.Query.term_query(lex.schema, "sku__text", "lx")
+    best = searcher.search(tantivy.Query.boost_query(only_lx, 3.0), 1, count=False).hits[0][0]
+    assert 0 < best <= sku_field.common_bound == pytest.approx(3.0 * bm25_ceiling(df, total), 2e-3)
+    # Only common terms: nothing to narrow to, the full query runs.
+    (only_common,) = [f for f in lex.field_queries("LX", searcher) if f.common_bound > 0]
+    assert only_common.narrowed is None

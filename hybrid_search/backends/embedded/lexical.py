@@ -27,8 +27,10 @@ __all__ = [
     "ID_FIELD",
     "KEY_FIELD",
     "SOURCE_FIELD",
+    "FieldQuery",
     "LexicalSchema",
     "best_per_key",
+    "bm25_ceiling",
 ]
 
 ID_FIELD = "_id"
@@ -109,6 +111,38 @@ def best_per_key(
     first.sort()
     first = first[:k]
     return keys[first], scores[first]
+
+
+_BM25_K1 = 1.2  # tantivy's BM25 constants
+_BOUND_SLACK = 1e-3  # float32 scoring against this float64 bound
+
+
+def bm25_ceiling(doc_freq: int, total_docs: int) -> float:
+    """An upper bound of one term's BM25 score in tantivy, whatever the document:
+    ``idf * (1 + k1)``, which ``tf / (tf + k1 * length_norm)`` can only approach."""
+    idf = math.log(1.0 + (max(total_docs - doc_freq, 0) + 0.5) / (doc_freq + 0.5))
+    return idf * (1.0 + _BM25_K1)
+
+
+def _any_of(clauses: list[Any]) -> Any:
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in clauses])
+
+
+@dataclass(frozen=True)
+class FieldQuery:
+    """One field's clause of the best_fields query.
+
+    ``query`` is the OR of the field's terms. When some terms are common (in at least half the
+    documents: a SKU's house prefix "lx" is in all of them), scoring their long posting lists
+    dominates the search, and tantivy cannot skip them by score. ``narrowed`` then asks for a
+    document with at least one other term, still scoring the common ones; a document it misses
+    matches only common terms and scores below ``common_bound``. So when ``narrowed`` fills the
+    ``k`` hits with the ``k``-th score above ``common_bound``, its top ``k`` is ``query``'s.
+    """
+
+    query: Any
+    narrowed: Any | None
+    common_bound: float
 
 
 @dataclass(frozen=True)
@@ -211,39 +245,58 @@ class LexicalSchema:
         """The terms a text produces under one of the field analyzers."""
         return list(self.analyzers[analyzer].analyze(text))
 
-    def field_queries(self, text: str, fuzzy_searcher: Any | None = None) -> list[Any]:
-        """The clauses of ``multi_match`` best_fields, one query per field.
+    def field_queries(self, text: str, searcher: Any, *, fuzzy: bool = False) -> list[FieldQuery]:
+        """The clauses of ``multi_match`` best_fields, one per field (see ``FieldQuery``).
 
         Each is the OR of the text's terms in that field, every term carrying the field's
         boost (a boost around the whole OR would cost tantivy its block-max WAND); a document's
         score is its best field's (``dis_max``, tie_breaker 0). They are returned apart so
         that each field can be searched on its own (see ``EmbeddedBackend.lexical``).
-        With ``fuzzy_searcher`` (the typo-tolerant query), a query word that no lexical field
-        knows is a typo: in each field its term is replaced by the dis_max of that field's
-        closest known terms (see ``_fuzzy_clause``). A word some field knows stays exact
-        everywhere ("black" is no typo because ``brand.text`` lacks it; see ``_typos``).
+        With ``fuzzy`` (the typo-tolerant query), a query word that no lexical field knows is
+        a typo: in each field its term is replaced by the dis_max of that field's closest
+        known terms (see ``_fuzzy_clause``). A word some field knows stays exact everywhere
+        ("black" is no typo because ``brand.text`` lacks it; see ``_typos``).
         Empty when the text has no searchable terms (only stop words or punctuation).
         """
         analyzed = {
             analyzer: list(dict.fromkeys(self.analyze(text, analyzer)))
             for analyzer in self._fields_by_analyzer
         }
-        unknown = self._typos(fuzzy_searcher, text) if fuzzy_searcher is not None else {}
+        unknown = self._typos(searcher, text) if fuzzy else {}
+        total = searcher.num_docs
         per_field = []
         for path, name in self.text_fields.items():
             analyzer = self.field_analyzer[path]
             boost = self.template.lexical_fields[path]
-            clauses = []
+            rare: list[Any] = []
+            common: list[Any] = []
+            bound = 0.0
             for t in analyzed[analyzer]:
                 term: Any | None = tantivy.Query.term_query(self.schema, name, t)
                 if t in unknown.get(analyzer, ()):
-                    vocabulary = self._vocabulary(fuzzy_searcher, name, t[0])
+                    vocabulary = self._vocabulary(searcher, name, t[0])
                     term = _fuzzy_clause(vocabulary, self.schema, name, t)
-                if term is not None:
-                    boosted = tantivy.Query.boost_query(term, boost) if boost != 1.0 else term
-                    clauses.append((tantivy.Occur.Should, boosted))
-            if clauses:
-                per_field.append(tantivy.Query.boolean_query(clauses))
+                    freq = 0
+                else:
+                    freq = searcher.doc_freq(name, t)
+                if term is None:
+                    continue
+                boosted = tantivy.Query.boost_query(term, boost) if boost != 1.0 else term
+                if freq * 2 >= total > 0:
+                    common.append(boosted)
+                    bound += boost * bm25_ceiling(freq, total)
+                else:
+                    rare.append(boosted)
+            if not rare and not common:
+                continue
+            # Rare terms first: the narrowed query then adds the same scores in the same order.
+            query = _any_of(rare + common)
+            narrowed = None
+            if rare and common:
+                narrowed = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Must, _any_of(rare)), (tantivy.Occur.Should, _any_of(common))]
+                )
+            per_field.append(FieldQuery(query, narrowed, bound * (1.0 + _BOUND_SLACK)))
         return per_field
 
     def _typos(self, searcher: Any, text: str) -> dict[str, set[str]]:
