@@ -256,7 +256,8 @@ class LexicalSchema:
         a typo: in each field its term is replaced by the dis_max of that field's closest
         known terms (see ``_fuzzy_clause``). A word some field knows stays exact everywhere
         ("black" is no typo because ``brand.text`` lacks it; see ``_typos``).
-        Empty when the text has no searchable terms (only stop words or punctuation).
+        Terms a field does not hold are left out of its query, and a field left with no
+        term is not searched. Empty when no field holds any of the text's terms.
         """
         analyzed = {
             analyzer: list(dict.fromkeys(self.analyze(text, analyzer)))
@@ -279,6 +280,8 @@ class LexicalSchema:
                     freq = 0
                 else:
                     freq = searcher.doc_freq(name, t)
+                    if freq == 0:
+                        continue  # matches nothing here: no clause, no search of the field
                 if term is None:
                     continue
                 boosted = tantivy.Query.boost_query(term, boost) if boost != 1.0 else term
