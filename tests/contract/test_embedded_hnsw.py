@@ -235,3 +235,34 @@ def test_graph_stored_in_walk_order_keeps_every_row_id():
     assert (ids[:, 0] == rows).mean() > 0.99  # each live row finds itself
     _, ids = graph.index.search(vectors[~alive], 1, params=params)
     assert set(ids[:, 0].tolist()) <= set(rows.tolist())
+
+
+def test_huge_pages_keep_the_data_and_the_answers():
+    """MADV_COLLAPSE moves memory into 2 MiB pages; contents and search answers must not change."""
+    import sys
+    from pathlib import Path
+
+    import faiss
+
+    from hybrid_search.backends.embedded.hugepages import collapse
+    from hybrid_search.backends.embedded.vectors import huge_pages
+
+    data = np.random.default_rng(8).random(3 << 20)  # 24 MiB of float64
+    before = data.copy()
+    done = collapse(data.ctypes.data, data.nbytes)
+    np.testing.assert_array_equal(data, before)
+    if sys.platform.startswith("linux") and done:
+        rollup = Path("/proc/self/smaps_rollup").read_text()
+        huge_kib = int(rollup.split("AnonHugePages:")[1].split()[0])
+        assert huge_kib >= 2048
+    assert collapse(data.ctypes.data + 1, 100) is False  # no whole 2 MiB page inside
+
+    rng = np.random.default_rng(9)
+    vectors = _unit(rng.standard_normal((4000, 96)))
+    graph = build_hnsw(
+        vectors, np.ones(4000, dtype=bool), space_type="innerproduct", m=8, ef_construction=32
+    )
+    params = faiss.SearchParametersHNSW(efSearch=32)
+    first = graph.index.search(vectors[:50], 10, params=params)[1]
+    huge_pages(graph.index)
+    np.testing.assert_array_equal(graph.index.search(vectors[:50], 10, params=params)[1], first)

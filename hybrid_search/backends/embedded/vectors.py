@@ -27,11 +27,14 @@ from typing import Any
 import faiss
 import numpy as np
 
+from hybrid_search.backends.embedded.hugepages import collapse_faiss_vector
+
 __all__ = [
     "RERANK_DEPTH",
     "HnswGraph",
     "VectorSearch",
     "build_hnsw",
+    "huge_pages",
     "load_hnsw",
     "save_hnsw",
     "walk_order",
@@ -73,7 +76,17 @@ def build_hnsw(
         order = walk_order(inner.hnsw, rows.size)
         inner.permute_entries(order)
         faiss.copy_array_to_vector(rows[order], index.id_map)
+        huge_pages(index)
     return HnswGraph(index, int(vectors.shape[0]))
+
+
+def huge_pages(index: faiss.Index) -> bool:
+    """Back a graph's codes and bottom-layer neighbour lists, what a search walks, with 2 MiB
+    pages (see hugepages.py). Returns whether both were."""
+    inner: Any = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap) else index
+    storage: Any = faiss.downcast_index(inner.storage)
+    codes = collapse_faiss_vector(storage.codes, 1)
+    return collapse_faiss_vector(inner.hnsw.neighbors, 4) and codes
 
 
 def walk_order(hnsw: Any, n: int) -> np.ndarray:
@@ -128,7 +141,9 @@ def load_hnsw(directory: Path, index_uuid: str, committed_rows: int) -> HnswGrap
         if meta.get("index_uuid") != index_uuid or int(meta["rows"]) > committed_rows:
             logger.warning("ignoring stale HNSW cache in %s", directory)
             return None
-        return HnswGraph(faiss.read_index(str(graph_path)), int(meta["rows"]))
+        index = faiss.read_index(str(graph_path))
+        huge_pages(index)
+        return HnswGraph(index, int(meta["rows"]))
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         logger.warning("ignoring unreadable HNSW cache in %s: %s", directory, exc)
         return None
