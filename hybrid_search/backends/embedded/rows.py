@@ -19,12 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from hybrid_search.errors import IndexCorruptError
 
 __all__ = ["COLUMNS", "RowStore", "RowView"]
 
 COLUMNS = ("margin", "received_at", "popularity")
+
+
+def _loads(line: bytes) -> Any:
+    """One stored row: orjson (a search decodes ten, four times faster than json), json for
+    what orjson refuses but json wrote (NaN, integers beyond 64 bits)."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
 
 
 @dataclass(frozen=True)
@@ -105,7 +115,7 @@ class RowStore:
                 raise IndexCorruptError(msg)
         kept = lines[:committed]
         try:
-            self._ids = [str(json.loads(line)[0]) for line in kept]
+            self._ids = [str(_loads(line)[0]) for line in kept]
         except (ValueError, IndexError) as exc:
             msg = f"{self._doc_path} has a damaged line among the committed rows: {exc}"
             raise IndexCorruptError(msg) from exc
@@ -192,7 +202,7 @@ class RowStore:
                 if not 0 <= row < view.n:
                     continue
                 start, end = int(view.offsets[row]), int(view.offsets[row + 1])
-                doc_id, source = json.loads(os.pread(fd, end - start, start))
+                doc_id, source = _loads(os.pread(fd, end - start, start))
                 out[row] = (str(doc_id), source)
         finally:
             os.close(fd)
