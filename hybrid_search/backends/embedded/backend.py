@@ -230,7 +230,10 @@ class EmbeddedBackend(WritePath):
         if not addresses:
             return []
         found_keys = snap.searcher.fast_field_values(KEY_FIELD, addresses)
-        keys = np.array([-1 if key is None else key for key in found_keys], dtype=np.int64)
+        try:
+            keys = np.array(found_keys, dtype=np.int64)
+        except TypeError:  # a document without a key (None)
+            keys = np.array([-1 if key is None else key for key in found_keys], dtype=np.int64)
         keys, best = best_per_key(keys, np.array(scores), k, limit=snap.rows.n)
         return HitColumns(keys, best, "lexical")
 

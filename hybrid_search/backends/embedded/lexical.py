@@ -105,12 +105,16 @@ def best_per_key(
     keep = (keys >= 0) & (keys < limit)
     if not keep.all():
         keys, scores = keys[keep], scores[keep]
-    order = np.lexsort((keys, -scores))
-    keys, scores = keys[order], scores[order]
-    _, first = np.unique(keys, return_index=True)
-    first.sort()
-    first = first[:k]
-    return keys[first], scores[first]
+    if not keys.size:
+        return keys, scores
+    by_key = np.lexsort((-scores, keys))  # each key's hits together, its best first
+    grouped = keys[by_key]
+    first = np.empty(grouped.size, dtype=bool)
+    first[0] = True
+    np.not_equal(grouped[1:], grouped[:-1], out=first[1:])
+    best = by_key[first]  # one per key, in key order: a stable sort then ties by key
+    best = best[np.argsort(-scores[best], kind="stable")[:k]]
+    return keys[best], scores[best]
 
 
 _BM25_K1 = 1.2  # tantivy's BM25 constants
