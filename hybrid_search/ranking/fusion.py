@@ -22,6 +22,7 @@ Combination (weights by leg position, normalised here to sum to 1, as OpenSearch
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -214,14 +215,21 @@ def _join(
     """
     arrays = [np.asarray(keys) for keys in legs]
     if all(a.dtype.kind in "iu" for a in arrays if a.size) and any(a.size for a in arrays):
+        # np.unique(return_index, return_inverse) and np.split, without their wrappers' cost
         every = np.concatenate([a.astype(np.int64, copy=False) for a in arrays])
-        uniq, first, inverse = np.unique(every, return_index=True, return_inverse=True)
-        seen = np.argsort(first, kind="stable")
-        position = np.empty_like(seen)
-        position[seen] = np.arange(seen.size)
-        rows = position[inverse]
-        bounds = np.cumsum([a.size for a in arrays])[:-1]
-        return uniq[seen], np.split(rows, bounds)
+        order = np.argsort(every, kind="stable")
+        ordered = every[order]
+        starts = np.empty(every.size, dtype=bool)  # where a new key begins in sorted order
+        starts[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+        first = order[starts]  # each key's first position (the sort is stable)
+        seen = np.argsort(first)
+        position = np.empty(first.size, dtype=np.int64)
+        position[seen] = np.arange(first.size)
+        rows = np.empty(every.size, dtype=np.int64)
+        rows[order] = position[np.cumsum(starts) - 1]
+        bounds = itertools.accumulate((a.size for a in arrays), initial=0)
+        return every[first[seen]], [rows[a:b] for a, b in itertools.pairwise(bounds)]
     key_list = list(dict.fromkeys(k for keys in legs for k in keys))
     index = dict(zip(key_list, range(len(key_list)), strict=True))
     return key_list, [

@@ -151,3 +151,12 @@ def test_hit_columns_fuse_like_hit_lists(combination):
     np.testing.assert_array_equal(a.raw, b.raw)
     with pytest.raises(ValueError, match="same length"):
         HitColumns(np.array([1, 2]), np.array([1.0]), "lexical")
+
+
+def test_a_key_repeated_within_a_leg_joins_like_string_keys():
+    legs = [[(5, 3.0), (3, 2.0), (5, 1.0), (9, 0.5)], [(9, 0.9), (1, 0.8), (1, 0.7), (7, 0.1)]]
+    as_str = [[(f"d{k}", s) for k, s in leg] for leg in legs]
+    a, b = fuse(legs, weights=[0.6, 0.4]), fuse(as_str, weights=[0.6, 0.4])
+    assert [f"d{k}" for k in a.keys] == b.keys
+    np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(a.raw, b.raw)
