@@ -859,8 +859,9 @@ def write_markdown(path: Path, data: dict[str, Any]) -> None:
         "* **Engine settings** (from the template and `EmbeddedSettings`, as configured): "
         + (
             "HNSW M={m}, ef_construction={efc}, ef_search {ef} (effective) over 8-bit "
-            "scalar-quantised codes (faiss `IndexHNSWSQ`), at least {depth} graph candidates "
-            "re-scored exactly against the float32 rows; exact search below "
+            "scalar-quantised codes (faiss `IndexHNSWSQ`, stored in breadth-first walk order, "
+            "codes and neighbour lists on 2 MiB pages where the kernel allows), at least {depth} "
+            "graph candidates re-scored exactly against the float32 rows; exact search below "
             "{thr} vectors, background rebuild after {tail} unindexed rows.".format(
                 depth=_rerank_depth(),
                 m=data["results"][0]["query"]["settings"]["hnsw"]["m"],
