@@ -30,7 +30,6 @@ __all__ = [
     "FieldQuery",
     "LexicalSchema",
     "best_per_key",
-    "bm25_ceiling",
 ]
 
 ID_FIELD = "_id"
@@ -39,7 +38,7 @@ SOURCE_FIELD = "_source"
 _ANALYZER = "hs_english"
 _STANDARD = "hs_standard"
 _MAX_EXPANSIONS = 3
-_VOCAB_CACHE = 128
+_FACTS_CACHE = 256
 
 
 def _tantivy_name(path: str) -> str:
@@ -117,15 +116,7 @@ def best_per_key(
     return keys[best], scores[best]
 
 
-_BM25_K1 = 1.2  # tantivy's BM25 constants
-_BOUND_SLACK = 1e-3  # float32 scoring against this float64 bound
-
-
-def bm25_ceiling(doc_freq: int, total_docs: int) -> float:
-    """An upper bound of one term's BM25 score in tantivy, whatever the document:
-    ``idf * (1 + k1)``, which ``tf / (tf + k1 * length_norm)`` can only approach."""
-    idf = math.log(1.0 + (max(total_docs - doc_freq, 0) + 0.5) / (doc_freq + 0.5))
-    return idf * (1.0 + _BM25_K1)
+_BOUND_SLACK = 1e-3  # float32 sums of scores against this float64 bound
 
 
 def _any_of(clauses: list[Any]) -> Any:
@@ -140,8 +131,9 @@ class FieldQuery:
     documents: a SKU's house prefix "lx" is in all of them), scoring their long posting lists
     dominates the search, and tantivy cannot skip them by score. ``narrowed`` then asks for a
     document with at least one other term, still scoring the common ones; a document it misses
-    matches only common terms and scores below ``common_bound``. So when ``narrowed`` fills the
-    ``k`` hits with the ``k``-th score above ``common_bound``, its top ``k`` is ``query``'s.
+    matches only common terms and scores at most ``common_bound``, the sum of each common term's
+    best score on its own (measured once per snapshot). So when ``narrowed`` fills the ``k`` hits
+    with the ``k``-th score above ``common_bound``, its top ``k`` is ``query``'s.
     """
 
     query: Any
@@ -191,10 +183,9 @@ class LexicalSchema:
                 builder.add_float_field(name, stored=False, indexed=True, fast=True)
             self.columns[path] = _Column(name, spec.kind)
         self.schema = builder.build()
-        self._vocab: OrderedDict[tuple[int, str, str], tuple[Any, tuple[list[str], list[int]]]] = (
-            OrderedDict()
-        )
-        self._vocab_lock = threading.Lock()
+        # Per-snapshot facts (a searcher's dictionary and postings never change): LRU.
+        self._facts: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()
+        self._facts_lock = threading.Lock()
 
     def register(self, index: tantivy.Index) -> None:
         """Register the analyzers on an opened index (tantivy does not persist them)."""
@@ -227,23 +218,45 @@ class LexicalSchema:
                 out.add_float(col.name, float(value))
         return out
 
-    def _vocabulary(self, searcher: Any, field: str, first: str) -> tuple[list[str], list[int]]:
-        """Terms of ``field`` starting with ``first`` and their document counts, cached per
-        searcher (a snapshot's dictionary never changes; listing it costs 1-3 ms)."""
-        key = (id(searcher), field, first)
-        with self._vocab_lock:
-            hit = self._vocab.get(key)
+    def _cached(self, searcher: Any, key: tuple[Any, ...], compute: Any) -> Any:
+        """``compute()`` once per snapshot (``searcher``) and ``key``, kept in a small LRU."""
+        full = (id(searcher), *key)
+        with self._facts_lock:
+            hit = self._facts.get(full)
             if hit is not None and hit[0] is searcher:
-                self._vocab.move_to_end(key)
-                cached: tuple[list[str], list[int]] = hit[1]
-                return cached
-        listed = searcher.terms_with_prefix(field, first)
-        value = ([t for t, _ in listed], [c for _, c in listed])
-        with self._vocab_lock:
-            self._vocab[key] = (searcher, value)
-            while len(self._vocab) > _VOCAB_CACHE:
-                self._vocab.popitem(last=False)
+                self._facts.move_to_end(full)
+                return hit[1]
+        value = compute()
+        with self._facts_lock:
+            self._facts[full] = (searcher, value)
+            while len(self._facts) > _FACTS_CACHE:
+                self._facts.popitem(last=False)
         return value
+
+    def _vocabulary(self, searcher: Any, field: str, first: str) -> tuple[list[str], list[int]]:
+        """Terms of ``field`` starting with ``first`` and their document counts (listing them
+        costs 1-3 ms, so once per snapshot)."""
+
+        def listing() -> tuple[list[str], list[int]]:
+            listed = searcher.terms_with_prefix(field, first)
+            return [t for t, _ in listed], [c for _, c in listed]
+
+        vocabulary: tuple[list[str], list[int]] = self._cached(
+            searcher, ("vocabulary", field, first), listing
+        )
+        return vocabulary
+
+    def _ceiling(self, searcher: Any, query: Any, field: str, term: str, boost: float) -> float:
+        """The best score any document gets from this (boosted) term alone, measured by
+        searching it once per snapshot: tantivy's BM25 counts deleted documents in its
+        statistics, which the Python API does not expose, so no formula would be safe."""
+
+        def best() -> float:
+            hits = searcher.search(query, 1, count=False).hits
+            return float(hits[0][0]) if hits else 0.0
+
+        ceiling: float = self._cached(searcher, ("ceiling", field, term, boost), best)
+        return ceiling
 
     def analyze(self, text: str, analyzer: str = _ANALYZER) -> list[str]:
         """The terms a text produces under one of the field analyzers."""
@@ -291,7 +304,7 @@ class LexicalSchema:
                 boosted = tantivy.Query.boost_query(term, boost) if boost != 1.0 else term
                 if freq * 2 >= total > 0:
                     common.append(boosted)
-                    bound += boost * bm25_ceiling(freq, total)
+                    bound += self._ceiling(searcher, boosted, name, t, boost)
                 else:
                     rare.append(boosted)
             if not rare and not common:
