@@ -266,3 +266,14 @@ def test_huge_pages_keep_the_data_and_the_answers():
     first = graph.index.search(vectors[:50], 10, params=params)[1]
     huge_pages(graph.index)
     np.testing.assert_array_equal(graph.index.search(vectors[:50], 10, params=params)[1], first)
+
+
+def test_huge_pages_leave_another_index_layout_alone():
+    import faiss
+
+    from hybrid_search.backends.embedded.vectors import huge_pages
+
+    flat = faiss.IndexFlatIP(8)
+    flat.add(np.ones((4, 8), dtype=np.float32))
+    assert huge_pages(flat) is False
+    assert huge_pages(faiss.IndexIDMap(faiss.IndexFlatIP(8))) is False

@@ -82,11 +82,16 @@ def build_hnsw(
 
 def huge_pages(index: faiss.Index) -> bool:
     """Back a graph's codes and bottom-layer neighbour lists, what a search walks, with 2 MiB
-    pages (see hugepages.py). Returns whether both were."""
+    pages (see hugepages.py). Returns whether both were; an index of another layout (not
+    written by ``build_hnsw``) is left as it is."""
     inner: Any = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap) else index
-    storage: Any = faiss.downcast_index(inner.storage)
-    codes = collapse_faiss_vector(storage.codes, 1)
-    return collapse_faiss_vector(inner.hnsw.neighbors, 4) and codes
+    storage = getattr(inner, "storage", None)
+    codes = getattr(faiss.downcast_index(storage), "codes", None) if storage is not None else None
+    neighbors = getattr(getattr(inner, "hnsw", None), "neighbors", None)
+    if codes is None or neighbors is None:
+        return False
+    done = collapse_faiss_vector(codes, 1)
+    return collapse_faiss_vector(neighbors, 4) and done
 
 
 def walk_order(hnsw: Any, n: int) -> np.ndarray:
