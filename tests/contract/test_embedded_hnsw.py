@@ -277,3 +277,13 @@ def test_huge_pages_leave_another_index_layout_alone():
     flat.add(np.ones((4, 8), dtype=np.float32))
     assert huge_pages(flat) is False
     assert huge_pages(faiss.IndexIDMap(faiss.IndexFlatIP(8))) is False
+
+
+def test_rescoring_checks_row_ids_before_faiss_reads_them():
+    search = VectorSearch("innerproduct", exact_threshold=10, selective_ratio=0.1, ef_search=16)
+    vectors = _unit(np.random.default_rng(4).standard_normal((50, 16)))
+    q = vectors[3]
+    rows = np.array([3, 7, 49])
+    np.testing.assert_allclose(search._rescore(vectors, q, rows), vectors[rows] @ q, rtol=1e-5)
+    with pytest.raises(IndexError):
+        search._rescore(vectors, q, np.array([3, 50]))
