@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +37,7 @@ from hybrid_search.backends.embedded.lexical import (
     LexicalSchema,
     best_per_key,
 )
+from hybrid_search.backends.embedded.lru import Lru
 from hybrid_search.backends.embedded.rows import COLUMNS, RowStore
 from hybrid_search.backends.embedded.snapshot import (
     Snapshot,
@@ -90,7 +90,7 @@ class EmbeddedBackend(WritePath):
         self._snap: Snapshot | None = None
         self._manifest: dict[str, Any] | None = None
         self._id_to_key: dict[str, int] = {}
-        self._filters: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
+        self._filters = Lru(_FILTER_CACHE)
         self._rebuild: threading.Thread | None = None
         self._defer_rebuilds = 0
         self._closed = False
@@ -238,26 +238,20 @@ class EmbeddedBackend(WritePath):
         return HitColumns(keys, best, "lexical")
 
     def _filter_mask(self, snap: Snapshot, filters: list[FilterClause]) -> np.ndarray:
-        cache_key = (snap.generation, repr(filters))
-        with self._lock:
-            cached = self._filters.get(cache_key)
-            if cached is not None:
-                self._filters.move_to_end(cache_key)
-                return cached
-        query = self.lex.filter_query(filters)
-        mask = np.zeros(snap.rows.n, dtype=bool)
-        total = snap.searcher.num_docs
-        if query is not None and total:
-            hits = snap.searcher.search(query, total, count=False).hits
-            keys = snap.searcher.fast_field_values(KEY_FIELD, [addr for _, addr in hits])
-            rows = np.array([k for k in keys if k is not None and k < snap.rows.n], dtype=np.int64)
-            mask[rows] = True
-        mask &= snap.alive[: snap.rows.n]
-        with self._lock:
-            self._filters[cache_key] = mask
-            while len(self._filters) > _FILTER_CACHE:
-                self._filters.popitem(last=False)
-        return mask
+        def compute() -> np.ndarray:
+            query = self.lex.filter_query(filters)
+            mask = np.zeros(snap.rows.n, dtype=bool)
+            total = snap.searcher.num_docs
+            if query is not None and total:
+                hits = snap.searcher.search(query, total, count=False).hits
+                keys = snap.searcher.fast_field_values(KEY_FIELD, [addr for _, addr in hits])
+                rows = [k for k in keys if k is not None and k < snap.rows.n]
+                mask[np.array(rows, dtype=np.int64)] = True
+            mask &= snap.alive[: snap.rows.n]
+            return mask
+
+        found: np.ndarray = self._filters.get((snap.generation, repr(filters)), compute)
+        return found
 
     def vector(
         self, embedding: np.ndarray, *, k: int, filters: list[FilterClause]

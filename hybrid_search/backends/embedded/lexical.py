@@ -10,8 +10,6 @@ the template's lexical fields, each an OR of the query terms, with the template'
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +18,7 @@ import tantivy
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from hybrid_search.backends.embedded.lru import Lru
 from hybrid_search.documents import FilterClause, parse_date
 from hybrid_search.templates import IndexTemplate
 
@@ -183,9 +182,8 @@ class LexicalSchema:
                 builder.add_float_field(name, stored=False, indexed=True, fast=True)
             self.columns[path] = _Column(name, spec.kind)
         self.schema = builder.build()
-        # Per-snapshot facts (a searcher's dictionary and postings never change): LRU.
-        self._facts: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()
-        self._facts_lock = threading.Lock()
+        # Per-snapshot facts, keyed by the searcher (its dictionary and postings never change).
+        self._facts = Lru(_FACTS_CACHE)
 
     def register(self, index: tantivy.Index) -> None:
         """Register the analyzers on an opened index (tantivy does not persist them)."""
@@ -218,21 +216,6 @@ class LexicalSchema:
                 out.add_float(col.name, float(value))
         return out
 
-    def _cached(self, searcher: Any, key: tuple[Any, ...], compute: Any) -> Any:
-        """``compute()`` once per snapshot (``searcher``) and ``key``, kept in a small LRU."""
-        full = (id(searcher), *key)
-        with self._facts_lock:
-            hit = self._facts.get(full)
-            if hit is not None and hit[0] is searcher:
-                self._facts.move_to_end(full)
-                return hit[1]
-        value = compute()
-        with self._facts_lock:
-            self._facts[full] = (searcher, value)
-            while len(self._facts) > _FACTS_CACHE:
-                self._facts.popitem(last=False)
-        return value
-
     def _vocabulary(self, searcher: Any, field: str, first: str) -> tuple[list[str], list[int]]:
         """Terms of ``field`` starting with ``first`` and their document counts (listing them
         costs 1-3 ms, so once per snapshot)."""
@@ -241,8 +224,8 @@ class LexicalSchema:
             listed = searcher.terms_with_prefix(field, first)
             return [t for t, _ in listed], [c for _, c in listed]
 
-        vocabulary: tuple[list[str], list[int]] = self._cached(
-            searcher, ("vocabulary", field, first), listing
+        vocabulary: tuple[list[str], list[int]] = self._facts.get(
+            (searcher, "vocabulary", field, first), listing
         )
         return vocabulary
 
@@ -255,7 +238,7 @@ class LexicalSchema:
             hits = searcher.search(query, 1, count=False).hits
             return float(hits[0][0]) if hits else 0.0
 
-        ceiling: float = self._cached(searcher, ("ceiling", field, term, boost), best)
+        ceiling: float = self._facts.get((searcher, "ceiling", field, term, boost), best)
         return ceiling
 
     def analyze(self, text: str, analyzer: str = _ANALYZER) -> list[str]:

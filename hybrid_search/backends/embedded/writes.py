@@ -14,7 +14,6 @@ import logging
 import shutil
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -70,7 +69,6 @@ class WritePath:
     _snap: Snapshot | None
     _manifest: dict[str, Any] | None
     _id_to_key: dict[str, int]
-    _filters: OrderedDict[tuple[int, str], np.ndarray]
     _rebuild: threading.Thread | None
     _defer_rebuilds: int
     _closed: bool
