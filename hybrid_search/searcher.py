@@ -59,6 +59,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+def _top_scores(leg: Sequence[Hit], n: int) -> list[float]:
+    """The first ``n`` raw scores of a leg (from a ``HitColumns``' array without building hits)."""
+    scores = getattr(leg, "scores", None)
+    if isinstance(scores, np.ndarray):
+        top: list[float] = scores[:n].tolist()
+        return top
+    return [h.score for h in leg[:n]]
+
+
 class Searcher:
     """Runs searches over one backend with one embedder (loaded on first use)."""
 
@@ -320,10 +329,12 @@ class Searcher:
         leg_names: list[str] = ["lexical", "vector"] if mode_used == "hybrid" else [mode_used]
         adaptive = cfg.adaptive_fusion if req.adaptive_fusion is None else req.adaptive_fusion
         if mode_used == "hybrid" and adaptive:
+            share = weights[1] / sum(weights)
+            base = self._adaptive  # dataclasses.replace costs ~5 us: only for other weights
             w_vector = adaptive_vector_weight(
-                replace(self._adaptive, vector_weight=weights[1] / sum(weights)),
+                base if share == base.vector_weight else replace(base, vector_weight=share),
                 top_cosine=top_cosine,
-                spread=lexical_spread([h.score for h in lexical[:10]]),
+                spread=lexical_spread(_top_scores(lexical, 10)),
                 code_like=has_code_token(query),
             )
             weights = (1.0 - w_vector, w_vector)
@@ -333,7 +344,8 @@ class Searcher:
             combination=combination,
             weights=weights if mode_used == "hybrid" else (1.0,),
             rank_constant=req.rank_constant or cfg.rank_constant,
-        ).head(window)
+            limit=window,
+        )
         if native is not None:  # the radial min_score on the knn sub-query was the gate
             fused, mode_used, leg_names = native, "hybrid", ["lexical", "vector"]
         timings["fusion"] = (time.perf_counter() - t) * 1000

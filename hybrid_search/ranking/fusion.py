@@ -147,8 +147,10 @@ def fuse(
     combination: str = "arithmetic_mean",
     weights: Sequence[float] | None = None,
     rank_constant: int = 60,
+    limit: int | None = None,
 ) -> FusionResult:
-    """Fuse ranked legs of ``(key, raw_score)`` (each sorted best first) into one ranking.
+    """Fuse ranked legs of ``(key, raw_score)`` (each sorted best first) into one ranking,
+    its best ``limit`` (all by default).
 
     Items may carry more fields after those two (a ``Hit`` is accepted as it is).
 
@@ -171,10 +173,10 @@ def fuse(
         msg = f"z_score normalization only combines with arithmetic_mean, not {combination!r}"
         raise ValueError(msg)
     columns = [_columns(leg) for leg in legs]
-    key_list, leg_rows = _join([leg_keys for leg_keys, _ in columns])
+    key_list, first_seen, leg_rows = _join([leg_keys for leg_keys, _ in columns])
     n = len(key_list)
     raw = np.full((n, n_legs), np.nan)
-    norm = np.full((n, n_legs), np.nan)
+    norm = raw.copy()
     filled = np.zeros((n, n_legs))  # norm with 0 for a missing document
     for j, ((leg_keys, leg_scores), rows) in enumerate(zip(columns, leg_rows, strict=True)):
         if not len(leg_keys):
@@ -188,7 +190,7 @@ def fuse(
         norm[rows, j] = leg_norm
         filled[rows, j] = leg_norm
     fused = filled @ w if combination == "rrf" else combine(filled, w, combination)
-    order = np.argsort(-fused, kind="stable")
+    order = np.lexsort((first_seen, -fused))[:limit]  # ties: the document seen first
     return FusionResult(_take(key_list, order), fused[order], raw[order], norm[order])
 
 
@@ -207,34 +209,33 @@ def _columns(
 
 def _join(
     legs: Sequence[Sequence[Hashable] | np.ndarray],
-) -> tuple[Sequence[Hashable] | np.ndarray, list[np.ndarray]]:
-    """Distinct keys in first-seen order, and each leg's row in that list.
+) -> tuple[Sequence[Hashable] | np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Distinct keys, the position where each was first seen (over the legs in order), and
+    each leg's row in the key list.
 
-    Integer keys (the embedded engine's row numbers) are joined in numpy; any other key type
-    through a dict. This runs on every search over ~2N candidates.
+    Integer keys (the embedded engine's row numbers) are joined in numpy, in key order; any
+    other key type through a dict, in first-seen order. This runs on every search over ~2N
+    candidates.
     """
     arrays = [np.asarray(keys) for keys in legs]
     if all(a.dtype.kind in "iu" for a in arrays if a.size) and any(a.size for a in arrays):
-        # np.unique(return_index, return_inverse) and np.split, without their wrappers' cost
         every = np.concatenate([a.astype(np.int64, copy=False) for a in arrays])
         order = np.argsort(every, kind="stable")
         ordered = every[order]
         starts = np.empty(every.size, dtype=bool)  # where a new key begins in sorted order
         starts[0] = True
         np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-        first = order[starts]  # each key's first position (the sort is stable)
-        seen = np.argsort(first)
-        position = np.empty(first.size, dtype=np.int64)
-        position[seen] = np.arange(first.size)
         rows = np.empty(every.size, dtype=np.int64)
-        rows[order] = position[np.cumsum(starts) - 1]
+        rows[order] = np.cumsum(starts) - 1
         bounds = itertools.accumulate((a.size for a in arrays), initial=0)
-        return every[first[seen]], [rows[a:b] for a, b in itertools.pairwise(bounds)]
+        # the sort is stable: a key's first position in sorted order is its first sighting
+        return ordered[starts], order[starts], [rows[a:b] for a, b in itertools.pairwise(bounds)]
     key_list = list(dict.fromkeys(k for keys in legs for k in keys))
     index = dict(zip(key_list, range(len(key_list)), strict=True))
-    return key_list, [
+    leg_rows = [
         np.fromiter(map(index.__getitem__, keys), dtype=np.int64, count=len(keys)) for keys in legs
     ]
+    return key_list, np.arange(len(key_list)), leg_rows
 
 
 def _take(keys: Sequence[Hashable] | np.ndarray, order: np.ndarray) -> list[Hashable]:

@@ -116,9 +116,48 @@ def test_exploration_off():
     assert explore(order, pop, rel, rate=0.0, seed=1, query="q") == (order, set())
 
 
-def test_missing_and_infinite_values_are_read_like_nan_to_num():
-    from hybrid_search.ranking.commercial import _nan_to
+def _formula_read_with_nan_to_num(fused, margin, age_days, popularity, params):
+    """The module docstring's formula, each column read by ``np.nan_to_num`` (NaN -> 0, or
+    infinitely old for an age; +-inf -> the largest finite float): the reference for the
+    fewer-pass version in ``commercial_terms``."""
+    big = np.finfo(np.float64).max
+    with np.errstate(all="ignore"):
+        finite = margin[np.isfinite(margin)]
+        max_margin = params.max_margin
+        if max_margin is None:
+            max_margin = float(finite.max()) if finite.size else 0.0
+        margin_norm = np.zeros_like(fused)
+        if max_margin > 0:
+            margin_norm = np.clip(np.nan_to_num(margin, nan=0.0) / max_margin, 0.0, 1.0)
+        age = np.maximum(np.nan_to_num(age_days, nan=np.inf), 0.0)
+        freshness = np.exp(-age / params.freshness_tau_days)
+        pop = np.maximum(np.nan_to_num(popularity, nan=0.0), 0.0)
+        max_pop = float(pop.max()) if pop.size else 0.0
+        g = params.popularity_damping
+        denominator = math.log1p(min(g * max_pop, big))
+        pop_norm = np.zeros_like(fused)
+        if max_pop > 0 and g > 0 and denominator > 0:
+            pop_norm = np.log1p(np.minimum(g * pop, big)) / denominator
+        elif max_pop > 0:
+            pop_norm = pop / max_pop
+        return (
+            params.relevance_weight * fused
+            + params.margin_weight * margin_norm
+            + params.freshness_weight * freshness
+            + params.popularity_weight * pop_norm
+        )
 
-    values = np.array([np.inf, -np.inf, np.nan, 1.5, -3.0])
-    for fill in (0.0, np.inf):
-        np.testing.assert_array_equal(_nan_to(values, fill), np.nan_to_num(values, nan=fill))
+
+@pytest.mark.parametrize("damping", [0.0, 1e-300, 1.0, 1e300])
+@pytest.mark.parametrize("max_margin", [None, 0.5, 1e-300])
+def test_missing_and_infinite_values_are_read_like_nan_to_num(damping, max_margin):
+    special = [np.nan, np.inf, -np.inf, 0.0, -1.0, 1e308, 1e-300, 0.4, 30.0]
+    rng = np.random.default_rng(3)
+    params = CommercialParams(popularity_damping=damping, max_margin=max_margin)
+    for _ in range(200):
+        fused, margin, age, pop = (rng.choice(special, size=6) for _ in range(4))
+        fused = np.abs(np.nan_to_num(fused))
+        expected = _formula_read_with_nan_to_num(fused, margin, age, pop, params)
+        with np.errstate(all="ignore"):
+            got = commercial_terms(fused, margin, age, pop, params).total
+        np.testing.assert_array_equal(got, expected)

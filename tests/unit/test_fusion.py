@@ -113,6 +113,11 @@ def test_head():
     result = fuse([LEX, VEC]).head(2)
     assert len(result) == 2 and result.scores.shape == (2,) and result.raw.shape == (2, 2)
     assert np.all(np.diff(result.scores) <= 0)
+    limited = fuse([LEX, VEC], limit=2)
+    assert limited.keys == result.keys
+    np.testing.assert_array_equal(limited.scores, result.scores)
+    np.testing.assert_array_equal(limited.raw, result.raw)
+    np.testing.assert_array_equal(limited.normalized, result.normalized)
 
 
 @pytest.mark.parametrize("combination", ["arithmetic_mean", "geometric_mean", "rrf"])

@@ -185,6 +185,7 @@ class VectorSearch:
         self.exact_threshold = exact_threshold
         self.selective_ratio = selective_ratio
         self.ef_search = ef_search
+        self._plain_params: dict[int, Any] = {}  # ef -> SearchParametersHNSW without a selector
 
     def _similarity(self, vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
         if self.space_type == "l2":
@@ -202,7 +203,7 @@ class VectorSearch:
         in_place = vectors.flags.c_contiguous and vectors.dtype == np.float32
         # faiss reads rows unchecked: an id past the rows (a damaged graph file) goes to numpy,
         # which raises instead of reading foreign memory.
-        if not in_place or not rows.size or int(rows.max()) >= vectors.shape[0]:
+        if not in_place or not rows.size or int(np.maximum.reduce(rows)) >= vectors.shape[0]:
             return self._similarity(vectors[rows], query)
         ids = np.ascontiguousarray(rows, dtype=np.int64)
         q = np.ascontiguousarray(query, dtype=np.float32)
@@ -280,7 +281,11 @@ class VectorSearch:
         if filtered:
             ef = min(max(ef, int(ef / max(ratio, 1e-3))), 4096)
         if graph_clean and not filtered:
-            params = faiss.SearchParametersHNSW(efSearch=ef)  # type: ignore[attr-defined]
+            # Built once per ef (a SWIG object costs ~10 us); faiss only reads it.
+            params = self._plain_params.get(ef)
+            if params is None:
+                params = faiss.SearchParametersHNSW(efSearch=ef)  # type: ignore[attr-defined]
+                self._plain_params[ef] = params
         else:
             sel, _keep = _bitmap(allowed[: graph.rows])
             params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)  # type: ignore[attr-defined]
