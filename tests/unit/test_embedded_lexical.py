@@ -137,6 +137,34 @@ def test_field_by_field_search_equals_the_dis_max(demo_backend, template, fuzzy,
         assert [h.score for h in got] == sorted(want.values(), reverse=True), text
 
 
+def test_fields_that_cannot_reach_the_top_k_are_skipped(demo_backend, monkeypatch):
+    """A field whose terms' best scores add up below a searched field's k-th score is not
+    searched; the answers stay the dis_max's (the test above), and skipping does happen."""
+    lex, searcher = demo_backend.lex, demo_backend._open().searcher
+    skipped = []
+    below = lex.below
+
+    def spy(searcher_, field, threshold):
+        answer = below(searcher_, field, threshold)
+        skipped.append(answer)
+        return answer
+
+    monkeypatch.setattr(lex, "below", spy)
+    for text in ("black leather tote", "silk scarf made in italy", "gold watch"):
+        got = demo_backend.lexical(text, k=3, filters=[])
+        assert [h.score for h in got] == sorted(
+            _dis_max_reference(demo_backend, text, 3, [], False).values(), reverse=True
+        )
+    assert any(skipped)
+    # The bound: no document's field score exceeds the sum of its terms' best scores.
+    for field in lex.field_queries("black leather tote", searcher):
+        best = searcher.search(field.query, 1, count=False).hits[0][0]
+        assert not lex.below(searcher, field, best)
+        assert lex.below(searcher, field, best * 3.01)  # three terms, each at most ``best``
+    (typo_field, *_) = lex.field_queries("blakc", searcher, fuzzy=True)
+    assert not typo_field.exact and not lex.below(searcher, typo_field, 1e9)  # never skipped
+
+
 def test_best_per_key_keeps_each_documents_best_field():
     import numpy as np
 

@@ -37,7 +37,7 @@ SOURCE_FIELD = "_source"
 _ANALYZER = "hs_english"
 _STANDARD = "hs_standard"
 _MAX_EXPANSIONS = 3
-_FACTS_CACHE = 256
+_FACTS_CACHE = 8192  # vocabulary listings and term ceilings, per snapshot
 
 
 def _tantivy_name(path: str) -> str:
@@ -133,11 +133,19 @@ class FieldQuery:
     matches only common terms and scores at most ``common_bound``, the sum of each common term's
     best score on its own (measured once per snapshot). So when ``narrowed`` fills the ``k`` hits
     with the ``k``-th score above ``common_bound``, its top ``k`` is ``query``'s.
+
+    ``terms`` are the field's exact terms (boosted query, field, term, boost), from which
+    ``LexicalSchema.below`` bounds the field's best score; ``exact`` is False when a typo's
+    fuzzy clause is among them (no bound then). ``potential`` orders the fields for the search,
+    likeliest high scorer first: the sum of the terms' boosted BM25 idf.
     """
 
     query: Any
     narrowed: Any | None
     common_bound: float
+    terms: tuple[tuple[Any, str, str, float], ...] = ()
+    exact: bool = True
+    potential: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -241,6 +249,22 @@ class LexicalSchema:
         ceiling: float = self._facts.get((searcher, "ceiling", field, term, boost), best)
         return ceiling
 
+    def below(self, searcher: Any, field: FieldQuery, threshold: float) -> bool:
+        """Whether every document scores less than ``threshold`` in this field.
+
+        A document's field score is the sum of its terms' scores, each at most that term's best
+        score on its own (``_ceiling``); the sum is added up term by term and stops as soon as
+        it reaches the threshold, so only terms that can decide are measured.
+        """
+        if not field.exact:
+            return False
+        total = 0.0
+        for query, name, term, boost in field.terms:
+            total += self._ceiling(searcher, query, name, term, boost)
+            if total * (1.0 + _BOUND_SLACK) >= threshold:
+                return False
+        return True
+
     def analyze(self, text: str, analyzer: str = _ANALYZER) -> list[str]:
         """The terms a text produces under one of the field analyzers."""
         return list(self.analyzers[analyzer].analyze(text))
@@ -271,7 +295,9 @@ class LexicalSchema:
             boost = self.template.lexical_fields[path]
             rare: list[Any] = []
             common: list[Any] = []
-            bound = 0.0
+            terms: list[tuple[Any, str, str, float]] = []
+            bound = potential = 0.0
+            exact = True
             for t in analyzed[analyzer]:
                 term: Any | None = tantivy.Query.term_query(self.schema, name, t)
                 if t in unknown.get(analyzer, ()):
@@ -285,6 +311,11 @@ class LexicalSchema:
                 if term is None:
                     continue
                 boosted = tantivy.Query.boost_query(term, boost) if boost != 1.0 else term
+                if freq:
+                    terms.append((boosted, name, t, boost))
+                else:
+                    exact = False
+                potential += boost * math.log1p((total - freq + 0.5) / (freq + 0.5))
                 if freq * 2 >= total > 0:
                     common.append(boosted)
                     bound += self._ceiling(searcher, boosted, name, t, boost)
@@ -299,7 +330,16 @@ class LexicalSchema:
                 narrowed = tantivy.Query.boolean_query(
                     [(tantivy.Occur.Must, _any_of(rare)), (tantivy.Occur.Should, _any_of(common))]
                 )
-            per_field.append(FieldQuery(query, narrowed, bound * (1.0 + _BOUND_SLACK)))
+            per_field.append(
+                FieldQuery(
+                    query,
+                    narrowed,
+                    bound * (1.0 + _BOUND_SLACK),
+                    tuple(terms),
+                    exact,
+                    potential,
+                )
+            )
         return per_field
 
     def _typos(self, searcher: Any, text: str) -> dict[str, set[str]]:
