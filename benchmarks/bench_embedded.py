@@ -65,6 +65,10 @@ from corpus import (  # noqa: E402
 CACHE_DIR = HERE / ".cache"
 DIM = 384
 STAGES = ("lexical", "embed", "vector", "fusion", "commercial", "fetch", "total")
+BLOCK_PAUSE_S = 0.5
+"""Pause before each timed block. After a call, OpenBLAS's worker threads spin for about 0.1 s
+(measured: 0.105 s of CPU during a 0.5 s sleep after one exact scan at 200k), which took one of
+this machine's two cores from whichever block came next; the pause lets them sleep first."""
 
 log = logging.getLogger("bench_embedded")
 
@@ -574,6 +578,7 @@ def phase_query(job: dict[str, Any]) -> dict[str, Any]:
     for r in range(job["repeats"]):
         rot = order[r % len(order) :] + order[: r % len(order)]
         for name in rot:
+            time.sleep(BLOCK_PAUSE_S)
             with limits(name):
                 ms, results = _time_ns(methods[name], idx)
             loads.append(os.getloadavg()[0])
@@ -854,8 +859,10 @@ def write_markdown(path: Path, data: dict[str, Any]) -> None:
         "QueryEncoder LRU returns cached vectors. *With embedding*: a Searcher built with "
         "`embedding.query_cache_size=0` over the same opened backend. "
         f"{data['warmup']} warm-up queries per method, then {data['repeats']} rounds over all "
-        "queries, methods in rotating blocks; one query at a time, one thread, "
-        "`perf_counter_ns` around the whole call. p50/p99 over all timed calls.",
+        "queries, methods in rotating blocks, each block after a "
+        f"{BLOCK_PAUSE_S:g} s pause (OpenBLAS's worker threads spin for ~0.1 s after the exact "
+        "scan, which took a core from the block that followed); one query at a time, one "
+        "thread, `perf_counter_ns` around the whole call. p50/p99 over all timed calls.",
         "* **Engine settings** (from the template and `EmbeddedSettings`, as configured): "
         + (
             "HNSW M={m}, ef_construction={efc}, ef_search {ef} (effective) over 8-bit "

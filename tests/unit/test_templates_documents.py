@@ -22,7 +22,7 @@ def body():
 def test_roles(template):
     assert template.id_field == "sku"
     assert template.vector.dimension == 384 and template.vector.space_type == "cosinesimil"
-    assert (template.vector.m, template.vector.ef_construction) == (32, 256)
+    assert (template.vector.m, template.vector.ef_construction) == (32, 512)
     assert template.lexical_fields["title"] == 3.0 and "brand.text" in template.lexical_fields
     assert set(template.commercial_fields) == {"margin", "received_at", "popularity"}
     assert (
