@@ -143,9 +143,9 @@ class FieldQuery:
     query: Any
     narrowed: Any | None
     common_bound: float
-    terms: tuple[tuple[Any, str, str, float], ...] = ()
-    exact: bool = True
-    potential: float = 0.0
+    terms: tuple[tuple[Any, str, str, float], ...]
+    exact: bool
+    potential: float
 
 
 @dataclass(frozen=True)
