@@ -15,6 +15,8 @@ text alone (``benchmarks/results/behaviour-similar-items.md``).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import json
 import logging
@@ -38,6 +40,7 @@ __all__ = [
     "knn_dimension",
     "load_template",
     "parse_template",
+    "with_knn_engine",
 ]
 
 logger = logging.getLogger(__name__)
@@ -209,6 +212,42 @@ def load_template(name: str = "products", templates_dir: Path | None = None) -> 
         msg = f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         raise TemplateError(msg) from exc
     return parse_template(body, path=path, name=name)
+
+
+_KNN_ENGINES = ("faiss", "lucene")
+
+
+def with_knn_engine(template: IndexTemplate, engine: str) -> IndexTemplate:
+    """The same template with its knn method on another engine (``faiss`` or ``lucene``).
+
+    For ``lucene`` the mapping's ``ef_search`` moves to the index setting
+    ``index.knn.algo_param.ef_search`` (Lucene HNSW refuses it in the mapping; k-NN applies the
+    setting to Lucene from 3.5), and the knn leg keeps sending it as ``method_parameters``.
+    Used for clusters whose k-NN plugin has no native libraries, such as the Maven Central
+    build the real-cluster tests run on (a faiss field kills that node at its first flush).
+
+    Raises:
+        TemplateError: an engine other than ``faiss`` or ``lucene``.
+    """
+    if engine not in _KNN_ENGINES:
+        ptr = f"/template/mappings/properties/{template.vector.name}/method/engine"
+        raise _fail(template.path, ptr, f"one of {list(_KNN_ENGINES)}", engine)
+    body = copy.deepcopy(template.body)
+    mapping = body["template"]["mappings"]["properties"][template.vector.name]
+    mapping.pop("engine", None)
+    method = mapping.setdefault("method", {})
+    method["engine"] = engine
+    params = method.setdefault("parameters", {})
+    ef_search = template.vector.ef_search
+    if engine == "lucene":
+        params.pop("ef_search", None)
+        if ef_search is not None:
+            index = body["template"].setdefault("settings", {}).setdefault("index", {})
+            index.setdefault("knn.algo_param.ef_search", ef_search)
+    elif ef_search is not None:
+        params["ef_search"] = ef_search
+    parsed = parse_template(body, path=template.path, name=template.name)
+    return dataclasses.replace(parsed, vector=dataclasses.replace(parsed.vector, ef_search=ef_search))
 
 
 def _fail(path: Path, pointer: str, expected: str, got: Any) -> TemplateError:

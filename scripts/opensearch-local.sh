@@ -5,6 +5,10 @@
 #   scripts/opensearch-local.sh stop     # stops the node (SIGTERM, then SIGKILL after 60 s)
 #   scripts/opensearch-local.sh status   # running or stopped, the URL and pid; exit 0 only if running
 #   scripts/opensearch-local.sh kill     # SIGKILL the node (fault tests); `start` brings it back
+#   scripts/opensearch-local.sh reset    # stop and delete the node's data (the download stays)
+#
+# A faiss or nmslib field kills this node at its first flush (no native libraries), and again at
+# every restart while the index is on disk: `reset` is the way out. The tests map Lucene only.
 #
 # Environment:
 #   OS_VERSION            OpenSearch version (default 3.6.0; 2.19.1 runs on Java 17). Plugins are
@@ -73,7 +77,7 @@ fetch() {
 
 # A module folder built from its jar and runtime dependencies (2.x integ-test-zip lacks them).
 assemble_module() {
-  local name="$1" artifact="$2" classname="$3" extended="$4" description="$5"
+  local name="$1" artifact="$2" package="$3" extended="$4" description="$5"
   local dir="$dist/modules/$name" pom
   [[ -f "$dir/plugin-descriptor.properties" ]] && return 0
   say "assembling module $name from org.opensearch.plugin:$artifact:$version"
@@ -102,6 +106,11 @@ EOF
     base="$(basename "$jar")"
     if [[ -e "$dist/lib/$base" || "$base" == opensearch-[0-9]*.jar ]]; then rm -f "$jar"; fi
   done
+  # The plugin class, read from the jar: 2.x names it PainlessPlugin, 3.x PainlessModulePlugin.
+  local classname
+  classname="$(unzip -Z1 "$dir/$artifact-$version.jar" | grep -E "^${package//.//}/[A-Za-z]+Plugin\.class$" |
+    sed -e 's/\.class$//' -e 's#/#.#g' | head -n 1)"
+  [[ -n "$classname" ]] || die "no plugin class under $package in $artifact-$version.jar"
   local java_version=11
   ((major >= 3)) && java_version=21
   cat >"$dir/plugin-descriptor.properties" <<EOF
@@ -136,11 +145,11 @@ assemble() {
   mkdir -p "$run_root/dist"
   unzip -q -o "$downloads/opensearch-$version.zip" -d "$run_root/dist"
   [[ -x "$dist/bin/opensearch" ]] || die "opensearch-$version.zip has no bin/opensearch"
-  assemble_module lang-painless lang-painless org.opensearch.painless.PainlessModulePlugin "" \
+  assemble_module lang-painless lang-painless org.opensearch.painless "" \
     "An easy, safe and fast scripting language for OpenSearch"
-  assemble_module analysis-common analysis-common org.opensearch.analysis.common.CommonAnalysisModulePlugin \
+  assemble_module analysis-common analysis-common org.opensearch.analysis.common \
     lang-painless 'Adds "built in" analyzers to OpenSearch.'
-  assemble_module mapper-extras mapper-extras-client org.opensearch.index.mapper.MapperExtrasModulePlugin "" \
+  assemble_module mapper-extras mapper-extras-client org.opensearch.index.mapper "" \
     "Adds advanced field mappers"
   local jh
   jh="$(java_home)"
@@ -221,6 +230,7 @@ stop() {
 case "$cmd" in
   start) start ;;
   stop) stop ;;
+  reset) stop; rm -rf "$node"; say "data deleted ($node)" ;;
   kill)
     if pid_alive; then kill -9 "$(cat "$pidfile")"; say "killed ($url)"; else say "not running"; fi
     ;;
@@ -229,5 +239,5 @@ case "$cmd" in
     elif pid_alive; then echo "starting or unhealthy $url pid $(cat "$pidfile")"; exit 1
     else echo "stopped $url"; exit 1; fi
     ;;
-  *) echo "usage: $0 start|stop|status|kill (OS_VERSION, OS_PORT, OS_HEAP)" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|kill|reset (OS_VERSION, OS_PORT, OS_HEAP)" >&2; exit 2 ;;
 esac
