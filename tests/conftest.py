@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,9 +21,89 @@ from hybrid_search.api import create_app
 from hybrid_search.config import Settings, load_settings
 from hybrid_search.ingest import index_documents
 from hybrid_search.searcher import Searcher
-from hybrid_search.templates import IndexTemplate, load_template
+from hybrid_search.templates import (
+    IndexTemplate,
+    default_templates_dir,
+    load_template,
+    with_knn_engine,
+)
 
 DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parent.parent
+OPENSEARCH_URL_ENV = "HYBRID_SEARCH_TEST_OPENSEARCH_URL"
+REQUIRE_OPENSEARCH_ENV = "HYBRID_SEARCH_REQUIRE_OPENSEARCH"
+
+
+def _probe(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            resp.read()
+    except (OSError, urllib.error.URLError) as exc:
+        return f"OpenSearch at {url} is not reachable ({exc})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def opensearch_url() -> str:
+    """The real test cluster's URL, or a skip (a failure with HYBRID_SEARCH_REQUIRE_OPENSEARCH=1).
+
+    ``scripts/opensearch-local.sh start`` starts one from Maven Central and prints its URL.
+    """
+    url = os.environ.get(OPENSEARCH_URL_ENV, "").strip().rstrip("/")
+    problem = _probe(url) if url else f"{OPENSEARCH_URL_ENV} is not set"
+    if problem is None:
+        return url
+    reason = (
+        f"{problem}: start one with `export {OPENSEARCH_URL_ENV}=$(scripts/opensearch-local.sh "
+        "start)` (needs Java and Maven) or `docker compose up -d opensearch`"
+    )
+    if os.environ.get(REQUIRE_OPENSEARCH_ENV) == "1":
+        pytest.fail(f"{REQUIRE_OPENSEARCH_ENV}=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def opensearch_version(opensearch_url: str) -> tuple[int, int, int]:
+    """The test cluster's version, as ``(major, minor, patch)``."""
+    with urllib.request.urlopen(opensearch_url, timeout=5) as resp:
+        number = json.load(resp)["version"]["number"]
+    major, minor, patch = (int(p) for p in number.split("-")[0].split(".")[:3])
+    return major, minor, patch
+
+
+@pytest.fixture(scope="session")
+def lucene_templates_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every shipped template with its knn method on the Lucene engine, generated in code.
+
+    The k-NN plugin on Maven Central has no native libraries: a faiss field kills that node at
+    its first flush. The real-cluster tests therefore map Lucene; faiss stays the shipped
+    default, proven by the spec and the golden bodies only.
+    """
+    out = tmp_path_factory.mktemp("lucene-templates")
+    for path in sorted(default_templates_dir().glob("*.json")):
+        lucene = with_knn_engine(load_template(path.stem, path.parent), "lucene")
+        (out / path.name).write_text(json.dumps(lucene.body, indent=2), encoding="utf-8")
+    for extra in default_templates_dir().iterdir():  # the painless source and friends
+        if extra.suffix != ".json" and extra.is_file():
+            (out / extra.name).write_bytes(extra.read_bytes())
+    return out
+
+
+def refuse_native_engine(method: str, path: str, body: Any) -> None:
+    """Fail a test that would map a faiss or nmslib knn field on the real cluster (it kills the
+    Maven build's node, and again at every restart)."""
+    if method not in ("PUT", "POST") or not isinstance(body, dict):
+        return
+    if not (path.startswith("/_index_template/") or path.count("/") == 1):
+        return
+    text = json.dumps(body)
+    for engine in ("faiss", "nmslib"):
+        if f'"engine": "{engine}"' in text:
+            msg = (
+                f"{method} {path} maps a knn field on {engine}: the test cluster has no native "
+                "k-NN libraries; use the lucene_templates_dir fixture"
+            )
+            raise AssertionError(msg)
 
 
 class HashEmbedder:

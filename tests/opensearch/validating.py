@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hybrid_search.backends.opensearch.client import Request
@@ -33,19 +34,29 @@ def body_kind(request: Request) -> str | None:
 
 
 class Validating:
-    """Wraps a client: every body it sends is validated against the spec first."""
+    """Wraps a client: every body it sends is validated against the spec first (when a
+    validator is given), and passed to ``guard(method, path, body)``, which may raise."""
 
-    def __init__(self, client: Any, validator: SpecValidator) -> None:
+    def __init__(
+        self,
+        client: Any,
+        validator: SpecValidator | None,
+        *,
+        guard: Callable[[str, str, Any], None] | None = None,
+    ) -> None:
         self._client = client
         self._validator = validator
+        self._guard = guard
         self.kinds: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
     def send(self, request: Request, **kwargs: Any) -> Any:
+        if self._guard is not None:
+            self._guard(request.method, request.path, request.body)
         kind = body_kind(request)
-        if kind is not None:
+        if kind is not None and self._validator is not None:
             errors = self._validator.validate(kind, request.body)
             assert errors == [], f"{request.method} {request.path} ({kind}): {errors}"
             self.kinds.append(kind)
