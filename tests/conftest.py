@@ -34,6 +34,14 @@ OPENSEARCH_URL_ENV = "HYBRID_SEARCH_TEST_OPENSEARCH_URL"
 REQUIRE_OPENSEARCH_ENV = "HYBRID_SEARCH_REQUIRE_OPENSEARCH"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the real cluster is marked ``cluster`` (``pytest -m cluster`` runs
+    just those, as CI does on the second OpenSearch version)."""
+    for item in items:
+        if "opensearch_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cluster)
+
+
 def _probe(url: str) -> str | None:
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
