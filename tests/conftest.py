@@ -9,6 +9,7 @@ import os
 import re
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from hybrid_search.searcher import Searcher
 from hybrid_search.templates import (
     IndexTemplate,
     default_templates_dir,
+    knn_dimension,
     load_template,
     with_knn_engine,
 )
@@ -222,6 +224,68 @@ def make_client(make_searcher, corpus) -> Iterator[Callable[..., TestClient]]:
     yield factory
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def make_opensearch_searcher(
+    opensearch_url: str, make_settings: Callable[..., Settings], lucene_templates_dir: Path
+) -> Iterator[Callable[..., Searcher]]:
+    """Searchers over fresh uuid aliases on the test cluster, on the shipped templates with the
+    knn method on Lucene (``lucene_templates_dir``); everything deleted afterwards."""
+    made: list[Searcher] = []
+
+    def factory(
+        docs: list[dict[str, Any]] | None = None, embedder: Any = None, **overrides: Any
+    ) -> Searcher:
+        alias = f"hs-contract-{uuid.uuid4().hex[:12]}"
+        opensearch = {"url": opensearch_url, "index_alias": alias}
+        opensearch.update(overrides.pop("opensearch", {}))
+        overrides.setdefault("templates_dir", lucene_templates_dir)
+        settings = make_settings(backend="opensearch", opensearch=opensearch, **overrides)
+        emb = embedder or HashEmbedder()
+        searcher = searcher_with(settings, emb)
+        guard_cluster_client(searcher.backend)
+        made.append(searcher)
+        dimension = knn_dimension(searcher.template, emb.dimension)  # vector_blocks: their sum
+        searcher.backend.ensure_index(model_id=emb.model_id, dimension=dimension)
+        if docs is not None:
+            index_all(searcher, docs, emb)
+        return searcher
+
+    yield factory
+    for searcher in made:
+        drop_alias(searcher.backend)
+        searcher.close()
+
+
+def drop_alias(backend: Any) -> None:
+    """Delete what one test alias installed on the cluster: its versioned indices, template,
+    pipelines and script (by name, never ``*``)."""
+    from hybrid_search.backends.opensearch.client import Request
+
+    names = backend.names
+    for path in (
+        f"/{names.pattern}",
+        f"/_index_template/{names.template}",
+        f"/_search/pipeline/{names.minmax_pipeline}",
+        f"/_search/pipeline/{names.rrf_pipeline}",
+        f"/_scripts/{names.script}",
+    ):
+        backend.client.send(Request("DELETE", path), what="teardown", ignore=(400, 404))
+
+
+def guard_cluster_client(backend: Any) -> None:
+    """Every body ``backend`` sends is checked against the spec (where found) and refused if it
+    maps faiss or nmslib (see ``refuse_native_engine``)."""
+    from hybrid_search.backends.opensearch.spec import SpecValidator, default_spec_dir
+    from tests.opensearch.validating import Validating
+
+    spec_dir = default_spec_dir()
+    backend.client = backend.bootstrapper.client = Validating(
+        backend.client,
+        SpecValidator(spec_dir) if spec_dir is not None else None,
+        guard=refuse_native_engine,
+    )
 
 
 @pytest.fixture(scope="session")
