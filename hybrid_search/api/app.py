@@ -24,7 +24,6 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from swagger_ui_bundle import swagger_ui_path
 
 from hybrid_search.api.errors import ApiError, error_response
 from hybrid_search.api.middleware import RequestContextMiddleware
@@ -66,6 +65,8 @@ ERROR_STATUS: tuple[tuple[type[HybridSearchError], int, str], ...] = (
 )
 
 _STATIC = Path(str(files("hybrid_search.api") / "static"))
+# Swagger UI 5 (reads OpenAPI 3.1, which FastAPI emits) from the fastapi-offline wheel: no CDN.
+_DOCS_ASSETS = Path(str(files("fastapi_offline") / "static"))
 
 
 def _request_id(request: Request) -> str:
@@ -277,11 +278,11 @@ def create_app(
             title="hybrid_search API",
             swagger_js_url="docs-assets/swagger-ui-bundle.js",
             swagger_css_url="docs-assets/swagger-ui.css",
-            swagger_favicon_url="docs-assets/favicon-32x32.png",
+            swagger_favicon_url="docs-assets/favicon.png",
         )
 
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
-    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.mount("/docs-assets", StaticFiles(directory=_DOCS_ASSETS), name="docs-assets")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     if settings.api.api_key is None:
         logger.warning("no API key configured (HYBRID_SEARCH_API__API_KEY): writes are open")

@@ -122,3 +122,42 @@ def test_playground_query_slider_reorders_and_fallback_badge(server_url, tmp_pat
             assert errors == []
         finally:
             browser.close()
+
+
+def _browser(pw):
+    return pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def _need_chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"Debian chromium not at {CHROMIUM}: apt-get install -y chromium (.ci/run does)"
+        )
+
+
+def test_docs_page_renders_the_openapi_routes_offline(server_url):
+    """/docs reads FastAPI's OpenAPI 3.1 and lists the routes, with no request leaving the host."""
+    _need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            outside: list[str] = []
+            page.on(
+                "request",
+                lambda req: None if req.url.startswith(server_url) else outside.append(req.url),
+            )
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(server_url + "docs")
+            expect(page.locator(".opblock-summary-path", has_text="/v1/search")).to_be_visible(
+                timeout=15_000
+            )
+            for route in ("/v1/documents", "/v1/info", "/healthz"):
+                expect(page.locator(".opblock-summary-path", has_text=route).first).to_be_visible()
+            expect(page.locator("body")).not_to_contain_text("Unable to render")
+            assert outside == [] and errors == []
+        finally:
+            browser.close()
