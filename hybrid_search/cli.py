@@ -86,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     tsub = templates.add_subparsers(dest="templates_command", required=True)
     check = tsub.add_parser("check", help="validate the template against the OpenSearch API spec")
     check.add_argument("--spec-dir", type=Path, help="opensearch-api-specification folder")
+    check.add_argument(
+        "--cluster",
+        metavar="URL",
+        help="also simulate the template on this cluster (POST _index_template/_simulate)",
+    )
 
     config = sub.add_parser("config", help="settings")
     csub = config.add_subparsers(dest="config_command", required=True)
@@ -363,6 +368,42 @@ def _templates_check(args: argparse.Namespace) -> int:
             print(f"spec: {err}", file=sys.stderr)
         return EXIT_USAGE
     print(f"{template.path}: valid against the OpenSearch API specification in {spec_dir}")
+    return _simulate_on_cluster(settings, template, args.cluster) if args.cluster else EXIT_OK
+
+
+def _simulate_on_cluster(settings: Any, template: Any, url: str) -> int:
+    """What the cluster makes of the template: ``POST _index_template/_simulate`` resolves it
+    (mappings, analyzers, knn method) without creating anything. Exit 1 if it is refused."""
+    from hybrid_search.backends.opensearch.admin import template_body
+    from hybrid_search.backends.opensearch.backend import OpenSearchBackend
+    from hybrid_search.backends.opensearch.client import Request
+    from hybrid_search.errors import BackendError
+
+    settings = settings.model_copy(
+        update={"opensearch": settings.opensearch.model_copy(update={"url": url})}
+    )
+    backend = OpenSearchBackend(settings, template)
+    req = Request("POST", "/_index_template/_simulate", template_body(template, backend.names))
+    try:
+        resolved = backend.client.send(req, what="simulate the index template")
+    except BackendError as exc:
+        print(f"{url}: the cluster refuses {template.path}: {exc}", file=sys.stderr)
+        return EXIT_PARTIAL
+    finally:
+        backend.close()
+    props = resolved.get("template", {}).get("mappings", {}).get("properties", {})
+    knn = props.get(template.vector.name, {})
+    method = knn.get("method", {})
+    print(
+        f"{url}: _index_template/_simulate accepted {template.path}: {len(props)} fields, "
+        f"{template.vector.name} {knn.get('dimension')}-d {method.get('engine')} "
+        f"{method.get('space_type')}"
+    )
+    for other in resolved.get("overlapping", []):
+        print(
+            f"{url}: note: template {other.get('name')!r} also matches "
+            f"{other.get('index_patterns')} (the higher priority wins)"
+        )
     return EXIT_OK
 
 
