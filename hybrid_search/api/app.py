@@ -22,6 +22,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -44,6 +45,7 @@ from hybrid_search.errors import (
 )
 from hybrid_search.observability.metrics import CONTENT_TYPE_LATEST, MetricsMiddleware
 from hybrid_search.observability.observer import Observer
+from hybrid_search.search_models import describe_problems, summarise_problems
 from hybrid_search.searcher import Searcher
 
 __all__ = ["ERROR_STATUS", "create_app"]
@@ -94,35 +96,37 @@ async def _hybrid_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, type_, str(exc), detail, headers)
 
 
-def _short(value: Any, limit: int = 100) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _body_model(request: Request) -> type[BaseModel] | None:
+    """The pydantic model of the matched route's JSON body, to list its allowed fields."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    annotation = getattr(getattr(field, "field_info", None), "annotation", None)
+    return (
+        annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    )
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = []
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ())]
-        where = ".".join(loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)
-        kind = err.get("type", "")
-        name = f"field '{where}'" if where else "request body"
-        value = err.get("input")
-        if kind == "json_invalid":
+    errors = list(exc.errors())
+    body_level = [
+        e
+        for e in errors
+        if e.get("type") == "json_invalid"
+        or (tuple(e.get("loc", ())) == ("body",) and isinstance(e.get("input"), bytes | str))
+    ]
+    if body_level:
+        err = body_level[0]
+        if err.get("type") == "json_invalid":
             cause = (err.get("ctx") or {}).get("error", "")
-            message = f"request body is not valid JSON: {cause} at position {where or 0}"
-        elif not where and isinstance(value, bytes | str):
-            message = "request body: send a JSON object with 'Content-Type: application/json'"
-        elif kind == "missing":
-            message = f"{name} is required"
-        elif kind == "extra_forbidden":
-            message = f"{name} is not a known field ({_short(value)})"
+            where = ".".join(str(p) for p in err.get("loc", ())[1:]) or "0"
+            message = f"request body is not valid JSON: {cause} at position {where}"
         else:
-            message = f"{name}: {_short(value)} is invalid: {err['msg']}"
-        problems.append({"field": where, "type": kind, "message": message})
-    first = problems[0]["message"] if problems else "invalid request"
-    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-    return error_response(400, "invalid_request", first + more, problems)
+            message = "request body: send a JSON object with 'Content-Type: application/json'"
+        problem = {"field": "", "type": err.get("type", ""), "message": message}
+        return error_response(400, "invalid_request", message, [problem])
+    # The location's first part is where the value came from (body, query, path), not a field.
+    problems = describe_problems(errors, _body_model(request), strip=1)
+    return error_response(400, "invalid_request", summarise_problems(problems), problems)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
