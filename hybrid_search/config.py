@@ -180,8 +180,19 @@ class OpenSearchSettings(BaseModel):
     refresh: Literal["false", "true", "wait_for"] = Field(
         "wait_for", description="bulk refresh policy (wait_for: searchable when index() returns)"
     )
+    commercial_stage: Literal["sidecar", "painless"] = Field(
+        "sidecar",
+        description="sidecar: one _mget of the window's commercial fields and the formula here; "
+        "painless: window stats + a script_score on the cluster (two round trips)",
+    )
     commercial_script: Literal["inline", "stored"] = Field(
-        "inline", description="painless sent inline, or the stored script bootstrap installs"
+        "inline", description="painless stage: source sent inline, or the stored script"
+    )
+    bootstrap_wait_s: float = Field(
+        0.0,
+        ge=0,
+        le=3600,
+        description="bootstrap first waits up to this long for cluster health yellow (0: no wait)",
     )
 
     def host_list(self) -> list[str]:

@@ -51,12 +51,13 @@ def _with_gaps(corpus: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return docs
 
 
+@pytest.mark.parametrize("stage", ["painless", "sidecar"])
 @pytest.mark.parametrize("name", list(COEFFICIENTS))
-def test_painless_stage_equals_the_numpy_formula_on_every_hit(
-    make_opensearch_searcher, corpus, name
+def test_commercial_stage_equals_the_numpy_formula_on_every_hit(
+    make_opensearch_searcher, corpus, name, stage
 ):
     docs = _with_gaps(corpus)
-    searcher = make_opensearch_searcher(docs)
+    searcher = make_opensearch_searcher(docs, opensearch={"commercial_stage": stage})
     backend: Any = searcher.backend
     by_sku = {d["sku"]: d for d in docs}
     ids = [d["sku"] for d in docs]
@@ -83,8 +84,9 @@ def test_painless_stage_equals_the_numpy_formula_on_every_hit(
     np.testing.assert_allclose(terms.total, want.total, rtol=0, atol=1e-5)
 
 
-def test_sidecar_search_runs_the_stage_on_the_cluster(make_opensearch_searcher, corpus):
-    searcher = make_opensearch_searcher(_with_gaps(corpus))
+@pytest.mark.parametrize("stage", ["painless", "sidecar"])
+def test_sidecar_search_with_each_commercial_stage(make_opensearch_searcher, corpus, stage):
+    searcher = make_opensearch_searcher(_with_gaps(corpus), opensearch={"commercial_stage": stage})
     sent: list[str] = []
     client: Any = searcher.backend.client
     send = client.send
@@ -97,11 +99,15 @@ def test_sidecar_search_runs_the_stage_on_the_cluster(make_opensearch_searcher, 
     resp = searcher.search({"query": "black calfskin tote", "k": 10, "explain": True})
     assert resp.mode_used == "hybrid" and resp.hits
     assert any(p.endswith("/_msearch") for p in sent)  # both legs in one round trip
-    assert sum(p.endswith("/_search") for p in sent) >= 2  # window stats + script_score
+    if stage == "painless":  # window stats + script_score
+        assert sum(p.endswith("/_search") for p in sent) == 2
+    else:  # one _mget of the commercial fields
+        assert sum(p.endswith("/_mget") for p in sent) >= 1
+        assert not any(p.endswith("/_search") for p in sent)
     for hit in resp.hits:
         b = hit["breakdown"]
         parts = b["relevance"] + b["margin"] + b["freshness"] + b["popularity"]
-        assert hit["score"] == pytest.approx(parts, abs=1e-5)  # the cluster's painless total
+        assert hit["score"] == pytest.approx(parts, abs=1e-5)
     totals = [h["score"] for h in resp.hits]
     assert totals == sorted(totals, reverse=True)
 

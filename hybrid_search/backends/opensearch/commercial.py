@@ -1,8 +1,17 @@
-"""The commercial stage of the OpenSearch backend: window statistics, then a painless
-``script_score`` over the fused window (bodies in ``stage.py``), totals read back in fused order."""
+"""The commercial stage of the OpenSearch backend, two ways (``opensearch.commercial_stage``):
+
+- ``sidecar`` (default): one ``_mget`` of the window's commercial fields, then the numpy formula
+  of ``ranking/commercial.py`` here, exactly as the embedded engine computes it;
+- ``painless``: window statistics, then a painless ``script_score`` over the fused window
+  (bodies in ``stage.py``), totals read back in fused order: two round trips, the formula run
+  by the cluster (equal to the numpy one to float32 precision).
+
+``benchmarks/results/opensearch.md`` measures both on a real node.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -83,6 +92,8 @@ class CommercialStage(admin.BackendParts):
         empty = np.zeros(0)
         if not ids:
             return commercial_terms(empty, empty, empty, empty, params)
+        if self.cfg.commercial_stage == "sidecar":
+            return self._rerank_here(ids, fused.scores, params, now)
         stats_req, _ = self.rerank_requests(
             ids, fused.scores.tolist(), params, now=now, max_margin=0.0, max_popularity=0.0
         )
@@ -113,15 +124,34 @@ class CommercialStage(admin.BackendParts):
                 fields[hit["_id"]] = hit.get("_source") or {}
         return self._terms(ids, fused.scores, totals, fields, params, now)
 
-    def _terms(
-        self,
-        ids: list[str],
-        scores: np.ndarray,
-        totals: dict[str, float],
-        fields: dict[str, dict[str, Any]],
-        params: CommercialParams,
-        now: datetime,
+    def fields_request(self, ids: list[str]) -> Request:
+        """``_mget`` of the window's commercial fields (the sidecar stage's one round trip)."""
+        names = sorted(set(self.template.commercial_fields.values()))
+        return Request(
+            "POST", f"/{self.alias}/_mget", {"ids": ids}, {"_source_includes": ",".join(names)}
+        )
+
+    def _rerank_here(
+        self, ids: list[str], scores: np.ndarray, params: CommercialParams, now: datetime
     ) -> CommercialTerms:
+        """The numpy formula over the fields one ``_mget`` returns; a document deleted since
+        fusion ranks last, as in the painless stage."""
+        docs = self.client.send(self.fields_request(ids), what="commercial fields").get("docs", [])
+        fields = {d["_id"]: d.get("_source") or {} for d in docs if d.get("found")}
+        margin, age, popularity = self._columns(ids, fields, now)
+        terms = commercial_terms(scores, margin, age, popularity, params)
+        gone = np.array([doc_id not in fields for doc_id in ids])
+        if not gone.any():
+            return terms
+        total = terms.total.copy()
+        total[gone] = -np.inf
+        return dataclasses.replace(terms, total=total)
+
+    def _columns(
+        self, ids: list[str], fields: dict[str, dict[str, Any]], now: datetime
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Margin, age in days and popularity per candidate from the exact JSON values (NaN
+        where missing)."""
         from hybrid_search.documents import parse_date
 
         roles = self.template.commercial_fields
@@ -139,10 +169,19 @@ class CommercialStage(admin.BackendParts):
                     out[i] = float(value)
             return out
 
+        return column("margin"), column("received_at"), column("popularity")
+
+    def _terms(
+        self,
+        ids: list[str],
+        scores: np.ndarray,
+        totals: dict[str, float],
+        fields: dict[str, dict[str, Any]],
+        params: CommercialParams,
+        now: datetime,
+    ) -> CommercialTerms:
         # The breakdown reads the exact JSON values (doc values and aggregations are float32).
-        terms = commercial_terms(
-            scores, column("margin"), column("received_at"), column("popularity"), params
-        )
+        terms = commercial_terms(scores, *self._columns(ids, fields, now), params)
         script_total = np.array([totals.get(i, np.nan) for i in ids])
         missing = np.isnan(script_total)
         if missing.any():  # deleted between fusion and the stage: rank them last
