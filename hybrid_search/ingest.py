@@ -77,8 +77,14 @@ def index_documents(
     batch_size: int = 512,
     embed_batch_size: int = 64,
     progress: bool = False,
+    realtime: bool = False,
 ) -> IngestReport:
     """Validate, embed and upsert ``(where, document)`` pairs, one backend commit per batch.
+
+    A load runs in the backend's ``bulk()`` mode where it has one (embedded: one HNSW rebuild
+    after the load; OpenSearch: no refresh per ``_bulk``, one ``_refresh`` after it).
+    ``realtime`` (the API's ``POST /v1/documents``) leaves that mode out, so each batch is
+    searchable when its ``index()`` returns (OpenSearch: ``refresh=wait_for``).
 
     Raises:
         ModelMismatchError: the index was built with another model.
@@ -112,7 +118,7 @@ def index_documents(
         batch.clear()
 
     # One HNSW build at the end of a bulk load instead of one per few thousand rows.
-    bulk = getattr(backend, "bulk", None)
+    bulk = None if realtime else getattr(backend, "bulk", None)
     with bulk() if bulk is not None else nullcontext():
         for where, raw in items:
             if isinstance(raw, Exception):

@@ -184,6 +184,7 @@ def upsert_documents(body: DocumentsRequest, request: Request) -> DocumentsRespo
         embedder=searcher.embedder,
         backend=searcher.backend,
         embed_batch_size=settings.embedding.batch_size,
+        realtime=True,
     )
     request.app.state.observer.ingested(report)
     return _item_report(body.documents, report, searcher.template.id_field)

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hybrid_search.backends.opensearch.versions import RRF_COMBINATION_PARAMETERS, Version
 from hybrid_search.config import SearchSettings
 from hybrid_search.errors import ConfigError
 from hybrid_search.templates import IndexTemplate
 
 if TYPE_CHECKING:
+    from hybrid_search.backends.opensearch.bootstrap import Bootstrapper
     from hybrid_search.backends.opensearch.client import OpenSearchClient
     from hybrid_search.config import OpenSearchSettings
 
@@ -34,7 +36,10 @@ __all__ = [
     "create_index_body",
     "index_meta",
     "pipeline_bodies",
+    "rrf_combination",
+    "rrf_weights_dropped",
     "script_body",
+    "script_path",
     "template_body",
     "weights_of",
 ]
@@ -141,13 +146,39 @@ def weights_of(search: SearchSettings) -> list[float]:
     return [float(lexical), float(round(1.0 - lexical, 6))]
 
 
-def pipeline_bodies(search: SearchSettings, names: Names) -> dict[str, dict[str, Any]]:
-    """The native-mode search pipelines, by name.
+def rrf_combination(
+    rank_constant: int, weights: list[float], version: Version | None = None
+) -> dict[str, Any]:
+    """The score-ranker-processor's ``combination`` for the cluster's version (None: newest).
+
+    From 3.1: ``rank_constant`` directly under ``combination`` and ``parameters.weights`` (sent
+    only when they differ from an even split). On 2.19 and 3.0 ``rank_constant`` goes in
+    ``parameters`` (a ``combination.rank_constant`` is ignored there, weights are refused), so
+    the ranks are fused unweighted (``versions.RRF_COMBINATION_PARAMETERS``; checked on 2.19.1
+    and 3.6.0; reference/opensearch.md §2.3 and §5.5).
+    """
+    if version is not None and version < RRF_COMBINATION_PARAMETERS:
+        return {"technique": "rrf", "parameters": {"rank_constant": rank_constant}}
+    combination: dict[str, Any] = {"technique": "rrf", "rank_constant": rank_constant}
+    if not math.isclose(weights[0], 0.5):
+        combination["parameters"] = {"weights": weights}
+    return combination
+
+
+def rrf_weights_dropped(search: SearchSettings, version: Version | None) -> bool:
+    """Whether uneven weights are configured but the cluster's RRF cannot apply them."""
+    uneven = not math.isclose(weights_of(search)[0], 0.5)
+    return uneven and version is not None and version < RRF_COMBINATION_PARAMETERS
+
+
+def pipeline_bodies(
+    search: SearchSettings, names: Names, *, version: Version | None = None
+) -> dict[str, dict[str, Any]]:
+    """The native-mode search pipelines, by name, for the cluster's version (None: newest).
 
     ``minmax``: normalization-processor with the configured normalization (RRF settings fall back
     to min_max) and combination (arithmetic_mean when RRF is configured), weights in leg order
-    [lexical, vector]. ``rrf``: score-ranker-processor with ``rank_constant``; weights only when
-    they differ from an even split (RRF weights need 3.1+).
+    [lexical, vector]. ``rrf``: score-ranker-processor, ``rrf_combination``.
 
     Raises:
         ConfigError: z_score with another combination than arithmetic_mean.
@@ -171,18 +202,26 @@ def pipeline_bodies(search: SearchSettings, names: Names) -> dict[str, dict[str,
             }
         ],
     }
-    rrf_combination: dict[str, Any] = {"technique": "rrf", "rank_constant": search.rank_constant}
-    if not math.isclose(weights[0], 0.5):
-        rrf_combination["parameters"] = {"weights": weights}
+    combination_rrf = rrf_combination(search.rank_constant, weights, version)
     rrf = {
         "description": "hybrid_search: reciprocal rank fusion (Cormack et al., SIGIR 2009)",
-        "phase_results_processors": [{"score-ranker-processor": {"combination": rrf_combination}}],
+        "phase_results_processors": [{"score-ranker-processor": {"combination": combination_rrf}}],
     }
     return {names.minmax_pipeline: minmax, names.rrf_pipeline: rrf}
 
 
+SCRIPT_CONTEXT = "score"  # script_score: the only context the commercial script runs in
+
+
+def script_path(script_id: str) -> str:
+    """``PUT /_scripts/<id>/score``: with a context OpenSearch compiles the script when it is
+    stored, so a bad script fails bootstrap instead of the first search (``GET`` has no
+    context: ``/_scripts/<id>``)."""
+    return f"/_scripts/{script_id}/{SCRIPT_CONTEXT}"
+
+
 def script_body(source: str) -> dict[str, Any]:
-    """``PUT _scripts/<id>``: the painless commercial script."""
+    """``PUT _scripts/<id>/score``: the painless commercial script."""
     return {"script": {"lang": "painless", "source": source}}
 
 
@@ -219,6 +258,7 @@ class BackendParts:
     """What the ``OpenSearchBackend`` mixins (commercial stage, native mode) share."""
 
     client: OpenSearchClient
+    bootstrapper: Bootstrapper
     template: IndexTemplate
     cfg: OpenSearchSettings
     names: Names

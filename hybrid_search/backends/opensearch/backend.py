@@ -9,7 +9,9 @@ runs in OpenSearch as a ``script_score`` (``commercial.py``); ``native.py`` is t
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Sequence
+import threading
+from collections.abc import Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -72,6 +74,7 @@ class OpenSearchBackend(CommercialStage, NativeMode):
         self.bootstrapper = Bootstrapper(self.client, template, settings)
         self._script_source: str | None = None
         self._ensured: tuple[str, int] | None = None
+        self._loading = threading.local()  # bulk() depth, per thread: the API's writes keep theirs
 
     # ------------------------------------------------------------------ index
     def ensure_index(self, *, model_id: str, dimension: int) -> IndexInfo:
@@ -137,11 +140,12 @@ class OpenSearchBackend(CommercialStage, NativeMode):
                 doc_id = str(docs[i].get(self.template.id_field))
                 report.failed.append((doc_id, "embedding is not finite or is all zeros"))
         step = self.cfg.bulk_docs
+        refresh = "false" if getattr(self._loading, "depth", 0) else self.cfg.refresh
         for start in range(0, len(good), step):
             rows = good[start : start + step]
             try:
                 chunk = self.bootstrapper.bulk_index(
-                    self.alias, [docs[i] for i in rows], vecs[rows], refresh=self.cfg.refresh
+                    self.alias, [docs[i] for i in rows], vecs[rows], refresh=refresh
                 )
             except HybridSearchError as exc:
                 if start == 0:
@@ -155,6 +159,27 @@ class OpenSearchBackend(CommercialStage, NativeMode):
                 break
             report.merge(chunk)
         return report
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """A bulk load (the CLI's ingest): ``index()`` calls in this thread send ``_bulk`` with
+        no refresh, and one ``_refresh`` of the alias follows the load.
+
+        ``opensearch.refresh`` (``wait_for`` by default) makes every ``_bulk`` wait for a
+        refresh, the real-time path's promise (``POST /v1/documents``); over a large load that
+        wait costs more than the indexing. If the load raises, nothing is refreshed: the
+        documents written become searchable at the index's next scheduled refresh.
+
+        Raises:
+            BackendError: the final refresh failed.
+        """
+        self._loading.depth = getattr(self._loading, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._loading.depth -= 1
+        if not self._loading.depth:
+            self.client.send(Request("POST", f"/{self.alias}/_refresh"), what="refresh")
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete by id; returns how many existed.

@@ -9,6 +9,8 @@ the alias in one atomic ``_aliases`` call, so searches never see a half-built in
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +20,7 @@ import numpy as np
 from hybrid_search.backends.base import IndexInfo
 from hybrid_search.backends.opensearch import admin, stage
 from hybrid_search.backends.opensearch.client import OpenSearchClient, Request, root_cause
+from hybrid_search.backends.opensearch.versions import Version, parse_version, version_text
 from hybrid_search.config import Settings
 from hybrid_search.documents import (
     embedding_text,
@@ -27,6 +30,7 @@ from hybrid_search.documents import (
 )
 from hybrid_search.errors import (
     BackendError,
+    BackendUnavailableError,
     HybridSearchError,
     IndexNotFoundError,
     ModelMismatchError,
@@ -34,11 +38,22 @@ from hybrid_search.errors import (
 from hybrid_search.hits import IngestReport
 from hybrid_search.templates import IndexTemplate
 
-__all__ = ["Bootstrapper", "ReindexReport", "Step"]
+__all__ = ["Bootstrapper", "ReindexReport", "Step", "object_name"]
 
 logger = logging.getLogger(__name__)
 
 _RETRY_ITEM = 429
+# Item-level 429s: the first resend after ~0.1 s, doubling up to opensearch.retry_max_wait_s;
+# the jitter (at most the first wait) spreads the senders out and keeps the waits increasing.
+_BULK_BACKOFF_INITIAL_S = 0.1
+_HEALTH_POLL_S = 5.0  # the longest one _cluster/health wait, so the client's timeout holds
+_UNSET: Any = object()
+
+
+def object_name(request: Request) -> str:
+    """The cluster object a bootstrap request writes (``/_scripts/<id>/<context>``: the id)."""
+    parts = request.path.strip("/").split("/")
+    return parts[1] if parts[0] == "_scripts" else parts[-1]
 
 
 @dataclass(frozen=True)
@@ -66,15 +81,82 @@ class ReindexReport:
 class Bootstrapper:
     """Cluster-side objects of one template behind one alias."""
 
-    def __init__(self, client: OpenSearchClient, template: IndexTemplate, settings: Settings):
+    def __init__(
+        self,
+        client: OpenSearchClient,
+        template: IndexTemplate,
+        settings: Settings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.template = template
         self.settings = settings
         self.names = admin.Names(settings.opensearch.index_alias)
+        self._sleep = sleep
+        self._clock = clock
+        self._version: Version | None = _UNSET
+
+    # ------------------------------------------------------------ cluster
+    def cluster_version(self) -> Version | None:
+        """The cluster's version from ``GET /`` (read once), None when it names none.
+
+        Raises:
+            BackendUnavailableError: the cluster cannot be reached.
+        """
+        if self._version is _UNSET:
+            info = self.client.send(Request("GET", "/"), what="read the cluster version")
+            version = parse_version(info)
+            if version is None:
+                logger.warning("GET / names no version (%.200r): assuming the newest", info)
+            self._version = version
+        return self._version
+
+    def wait_for_cluster(self, timeout_s: float) -> None:
+        """Wait until ``GET /_cluster/health?wait_for_status=yellow`` answers, for ``timeout_s``.
+
+        A container that starts beside OpenSearch runs this before bootstrap: unreachable and
+        red are waited out, polling at most every ``_HEALTH_POLL_S`` seconds.
+
+        Raises:
+            BackendUnavailableError: not yellow or green within ``timeout_s`` (the CLI exits 3).
+        """
+        deadline = self._clock() + timeout_s
+        last = "no answer yet"
+        while True:
+            remaining = deadline - self._clock()
+            wait = max(1, int(min(remaining, _HEALTH_POLL_S, self.client.settings.timeout_s - 1)))
+            params = {"wait_for_status": "yellow", "timeout": f"{wait}s"}
+            try:
+                # 408: the wait timed out (the body still says the status).
+                got = self.client.send(
+                    Request("GET", "/_cluster/health", None, params),
+                    what="wait for cluster health",
+                    ignore=(408,),
+                )
+                status = got.get("status")
+                if status in ("yellow", "green") and not got.get("timed_out"):
+                    logger.info("cluster %s is %s", got.get("cluster_name"), status)
+                    return
+                last = f"status {status}"
+            except BackendUnavailableError as exc:
+                last = str(exc)
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                msg = (
+                    f"OpenSearch at {self.client.hosts} was not ready (health yellow) within "
+                    f"{timeout_s:g} s (--wait / HYBRID_SEARCH_OPENSEARCH__BOOTSTRAP_WAIT_S): {last}"
+                )
+                raise BackendUnavailableError(msg)
+            self._sleep(min(1.0, remaining))
 
     # ----------------------------------------------------------- requests
-    def requests(self, *, model_id: str, dimension: int) -> list[tuple[str, Request]]:
-        """Every write bootstrap may send, labelled (``plan`` writes these)."""
+    def requests(
+        self, *, model_id: str, dimension: int, version: Version | None = None
+    ) -> list[tuple[str, Request]]:
+        """Every write bootstrap may send, labelled (``plan`` writes these), for the cluster's
+        ``version`` (None: the newest; the RRF pipeline body depends on it)."""
         names = self.names
         out = [
             (
@@ -86,12 +168,12 @@ class Bootstrapper:
                 ),
             ),
         ]
-        for name, body in admin.pipeline_bodies(self.settings.search, names).items():
+        pipelines = admin.pipeline_bodies(self.settings.search, names, version=version)
+        for name, body in pipelines.items():
             out.append(("search_pipeline", Request("PUT", f"/_search/pipeline/{name}", body)))
         source = stage.commercial_script_source(self.template)
-        out.append(
-            ("script", Request("PUT", f"/_scripts/{names.script}", admin.script_body(source)))
-        )
+        script = Request("PUT", admin.script_path(names.script), admin.script_body(source))
+        out.append(("script", script))
         body = admin.create_index_body(
             self.template, model_id=model_id, dimension=dimension, alias=names.alias
         )
@@ -123,8 +205,18 @@ class Bootstrapper:
         """
         steps: list[Step] = []
         cfg = self.settings.opensearch
-        for kind, req in self.requests(model_id=model_id, dimension=dimension):
-            name = req.path.rsplit("/", 1)[-1]
+        pipelines = not required_only or cfg.mode == "native"
+        version = self.cluster_version() if pipelines else None
+        if pipelines and admin.rrf_weights_dropped(self.settings.search, version):
+            logger.warning(
+                "RRF pipeline %s: OpenSearch %s cannot weight RRF (weights need 3.1), so the "
+                "configured weights %s are not applied to native RRF searches",
+                self.names.rrf_pipeline,
+                version_text(version),
+                admin.weights_of(self.settings.search),
+            )
+        for kind, req in self.requests(model_id=model_id, dimension=dimension, version=version):
+            name = object_name(req)
             if required_only and (
                 (kind == "search_pipeline" and cfg.mode != "native")
                 or (kind == "script" and cfg.commercial_script != "stored")
@@ -161,11 +253,13 @@ class Bootstrapper:
 
     def _script(self, req: Request, name: str) -> Step:
         try:
-            got = self._get(req.path)
+            got = self._get(f"/_scripts/{name}")
             current = {"script": got["script"]} if got and got.get("found") else None
             return self._put_if_changed("script", name, req, current)
         except BackendError as exc:
-            if self.settings.opensearch.commercial_script == "stored":
+            # A compile error fails either way: the inline source is the same painless.
+            compile_error = "script_exception" in (exc.reason or "")
+            if self.settings.opensearch.commercial_script == "stored" or compile_error:
                 raise
             return Step("script", name, "skipped", f"{exc.reason or exc} (inline source is used)")
 
@@ -245,11 +339,20 @@ class Bootstrapper:
         return info
 
     # ---------------------------------------------------------------- bulk
+    def _bulk_backoff(self, attempt: int) -> float:
+        """Seconds before resending the 429 items of try ``attempt`` (0-based): jittered,
+        exponential, capped at ``opensearch.retry_max_wait_s``."""
+        # tenacity's wait_exponential_jitter, without its argument names that changed in 9.x
+        jitter = random.uniform(0.0, _BULK_BACKOFF_INITIAL_S)
+        wait = _BULK_BACKOFF_INITIAL_S * 2.0**attempt + jitter
+        return min(wait, self.settings.opensearch.retry_max_wait_s)
+
     def bulk_index(
         self, index: str, docs: Sequence[dict[str, Any]], vectors: np.ndarray, *, refresh: str
     ) -> IngestReport:
-        """One ``_bulk`` of upserts; items refused with 429 are resent (bounded), the rest of
-        the failures are reported with OpenSearch's reason."""
+        """One ``_bulk`` of upserts; items refused with 429 are resent after a backoff (bounded
+        by ``opensearch.max_retries``), the rest of the failures are reported with OpenSearch's
+        reason."""
         report = IngestReport()
         pending = list(range(len(docs)))
         id_field = self.template.id_field
@@ -275,7 +378,9 @@ class Bootstrapper:
                 report.failed.append((str(docs[row][id_field]), "no bulk item in the response"))
             if not retry:
                 break
-            logger.warning("bulk: %d items refused with 429, resending", len(retry))
+            wait = self._bulk_backoff(attempt)
+            logger.warning("bulk: %d items refused with 429, resending in %.2f s", len(retry), wait)
+            self._sleep(wait)
             pending = retry
         return report
 

@@ -1,20 +1,32 @@
 """The native mode of the OpenSearch backend: one ``hybrid`` query normalised by the search
-pipeline bootstrap installed, its knn sub-query gated by a radial ``min_score``."""
+pipeline bootstrap installed, its knn sub-query gated by a radial ``min_score``.
+
+Where the cluster's radial search converts ``min_score`` wrongly (Faiss innerproduct before
+k-NN 3.4; Faiss cosinesimil and innerproduct with an efficient filter before 3.6:
+``versions.radial_gate_flaw``), the gate runs in the sidecar instead: a top-``window`` knn probe
+gives the raw scores (reference/opensearch.md §1.3, §3 "Probe"), the documents at or above the
+same ``min_score`` are kept, and the hybrid query's knn sub-query is a top-k over just those
+(an ``ids`` efficient filter). One more round trip, the same documents as a correct server's.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
 from hybrid_search.backends.opensearch import admin, queries
 from hybrid_search.backends.opensearch.client import Request
+from hybrid_search.backends.opensearch.versions import radial_gate_flaw
 from hybrid_search.documents import FilterClause
 from hybrid_search.errors import BackendError, InvalidRequestError
 from hybrid_search.hits import Hit
 from hybrid_search.ranking.fusion import FusionResult
 
 __all__ = ["SENTINEL_SCORE_LIMIT", "NativeMode", "PipelineMissingError"]
+
+logger = logging.getLogger(__name__)
 
 SENTINEL_SCORE_LIMIT = 0.0  # hybrid without a pipeline returns -9549511920.48 / -4422440593.98
 
@@ -57,8 +69,12 @@ class NativeMode(admin.BackendParts):
         min_vector_cosine: float | None,
         rrf: bool = False,
         fuzzy: bool = False,
+        gated_ids: list[str] | None = None,
     ) -> Request:
-        """One ``hybrid`` query against the bootstrapped pipeline (``search_pipeline`` param)."""
+        """One ``hybrid`` query against the bootstrapped pipeline (``search_pipeline`` param).
+
+        ``gated_ids``: the sidecar's gate (``gate_in_sidecar``) replaces the radial knn.
+        """
         vec = self._query_vector(embedding)
         if vec is None:
             msg = "field 'query': the query embedding is all zeros; no vector leg is possible"
@@ -74,9 +90,45 @@ class NativeMode(admin.BackendParts):
             fuzzy=fuzzy,
             ef_search=self._ef(window),
             min_vector_cosine=min_vector_cosine,
+            gated_ids=gated_ids,
         )
         pipeline = self.names.rrf_pipeline if rrf else self.names.minmax_pipeline
         return Request("POST", f"/{self.alias}/_search", body, {"search_pipeline": pipeline})
+
+    def _min_score(self, min_vector_cosine: float) -> float:
+        """The radial ``min_score`` of the gate (vector_blocks: the raw similarity is
+        ``text_weight * cos``, templates.py)."""
+        scaled = min_vector_cosine * self.template.text_similarity_scale
+        return queries.min_score_for_cosine(scaled, self.template.vector.space_type)
+
+    def radial_flaw(self, filters: list[FilterClause]) -> str | None:
+        """Why this cluster's radial ``min_score`` would gate this field wrongly, else None
+        (reads the cluster version once)."""
+        vector = self.template.vector
+        filtered = bool(filters)
+        if radial_gate_flaw(vector.engine, vector.space_type, filtered=filtered, version=(0, 0, 0)):
+            version = self.bootstrapper.cluster_version()
+            return radial_gate_flaw(
+                vector.engine, vector.space_type, filtered=filtered, version=version
+            )
+        return None  # right on every version (Lucene, l2, unfiltered cosine): no GET / needed
+
+    def gate_probe_request(
+        self, vec: np.ndarray, *, window: int, filters: list[FilterClause]
+    ) -> Request:
+        """The knn probe of the sidecar's gate: the top ``window`` with their raw scores."""
+        k = min(window, queries.KNN_MAX_K)
+        body = queries.knn_body(vec, self.template, k=k, filters=filters, ef_search=self._ef(k))
+        return Request("POST", f"/{self.alias}/_search", body)
+
+    def gate_in_sidecar(
+        self, vec: np.ndarray, *, window: int, filters: list[FilterClause], min_vector_cosine: float
+    ) -> list[str]:
+        """The ids a correct radial ``min_score`` would keep, from a k-based knn probe."""
+        req = self.gate_probe_request(vec, window=window, filters=filters)
+        probe = self._hits(self.client.send(req, what="knn gate probe"), "vector")
+        min_score = self._min_score(min_vector_cosine)
+        return [str(h.key) for h in probe if h.score >= min_score]
 
     def native_search(self, request: Request) -> list[Hit]:
         """Run a ``native_request``; hits carry the pipeline's combined score.
@@ -115,6 +167,15 @@ class NativeMode(admin.BackendParts):
         Raises:
             PipelineMissingError: the search pipeline is missing.
         """
+        gated_ids = None
+        flaw = self.radial_flaw(filters) if min_vector_cosine is not None else None
+        if flaw is not None and min_vector_cosine is not None:
+            vec = self._query_vector(embedding)
+            if vec is not None:  # else native_request names the zero vector
+                logger.debug("vector gate in the sidecar: %s", flaw)
+                gated_ids = self.gate_in_sidecar(
+                    vec, window=window, filters=filters, min_vector_cosine=min_vector_cosine
+                )
         req = self.native_request(
             text,
             embedding,
@@ -125,6 +186,7 @@ class NativeMode(admin.BackendParts):
             min_vector_cosine=min_vector_cosine,
             rrf=rrf,
             fuzzy=fuzzy,
+            gated_ids=gated_ids,
         )
         hits = self.native_search(req)
         nan = np.full((len(hits), 2), np.nan)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from hybrid_search.backends.opensearch.backend import OpenSearchBackend
+from hybrid_search.backends.opensearch.bootstrap import object_name
 from hybrid_search.backends.opensearch.client import Request
 from hybrid_search.config import Settings
 from hybrid_search.documents import parse_filters
@@ -66,7 +67,7 @@ def build_plan(
     for kind, req in backend.bootstrapper.requests(
         model_id=model_id, dimension=template.vector.dimension
     ):
-        plan.append(PlannedRequest(f"{kind}-{req.path.rsplit('/', 1)[-1]}", kind, req))
+        plan.append(PlannedRequest(f"{kind}-{object_name(req)}", kind, req))
     fuzzy = cfg.fuzzy == "always"  # the Searcher's typo tolerance on the first try
     legs = backend.legs_request(query, embedding, k=window, filters=clauses, fuzzy=fuzzy)
     plan.append(PlannedRequest("msearch-legs", "msearch", legs))

@@ -131,10 +131,13 @@ def knn_query(
     k: int | None = None,
     min_score: float | None = None,
     filters: Sequence[FilterClause] = (),
+    ids: Sequence[str] | None = None,
     ef_search: int | None = None,
     name: str | None = None,
 ) -> dict[str, Any]:
     """A ``knn`` clause: top ``k`` or radial ``min_score`` (exactly one), efficient filter.
+
+    ``ids`` narrows the efficient filter to these documents (an empty list matches none).
 
     Raises:
         ValueError: neither or both of ``k`` and ``min_score``, or ``k`` out of (0, 10000].
@@ -151,6 +154,9 @@ def knn_query(
     else:
         clause["min_score"] = min_score
     flt = filter_query(filters)
+    if ids is not None:
+        only = {"ids": {"values": [str(doc_id) for doc_id in ids]}}
+        flt = {"bool": {"filter": [only, *flt["bool"]["filter"]]}} if flt else only
     if flt is not None:
         clause["filter"] = flt
     # Lucene accepts no method parameters on radial queries (LuceneHNSWSearchContext).
@@ -218,18 +224,32 @@ def hybrid_body(
     fuzzy: bool = False,
     ef_search: int | None = None,
     min_vector_cosine: float | None = None,
+    gated_ids: Sequence[str] | None = None,
     pipeline: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One native ``hybrid`` query: [lexical, knn] sub-queries, normalised by a search pipeline.
 
     The knn sub-query is radial (``min_score`` for cosine >= ``min_vector_cosine``) when a gate
     is given, else top-``window``; filters go into each sub-query (works on 2.x and 3.x).
+    ``gated_ids`` is the gate applied in the sidecar instead (where the cluster's radial search
+    is wrong, ``versions.radial_gate_flaw``): the knn sub-query scores only these documents (an
+    ``ids`` efficient filter, top-k over them; none: it matches nothing).
     ``pagination_depth`` is always set (required when ``from > 0``, and it keeps page scores
     stable across pages). ``pipeline`` embeds an ad-hoc pipeline (else send ``search_pipeline``
     as a URL parameter).
     """
     space = template.vector.space_type
-    if min_vector_cosine is None:
+    if gated_ids is not None:
+        ids = list(gated_ids)[:KNN_MAX_K]
+        vector = knn_query(
+            embedding,
+            template,
+            k=max(len(ids), 1),
+            filters=filters,
+            ids=ids,
+            ef_search=ef_search,
+        )
+    elif min_vector_cosine is None:
         vector = knn_query(
             embedding, template, k=min(window, KNN_MAX_K), filters=filters, ef_search=ef_search
         )
