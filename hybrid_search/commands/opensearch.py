@@ -35,6 +35,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "bootstrap", help="install template, index version + alias, pipelines, script (idempotent)"
     )
     _add_connection(boot)
+    boot.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="first wait up to SECONDS for cluster health yellow, else exit 3 "
+        "(HYBRID_SEARCH_OPENSEARCH__BOOTSTRAP_WAIT_S)",
+    )
     boot.set_defaults(handler=_bootstrap)
 
     re_ = osub.add_parser(
@@ -64,6 +71,8 @@ def _settings(args: argparse.Namespace) -> Any:
         overrides["url"] = args.url
     if args.alias:
         overrides["index_alias"] = args.alias
+    if getattr(args, "wait", None) is not None:
+        overrides["bootstrap_wait_s"] = args.wait
     return settings_from_args(args, backend="opensearch", opensearch=overrides)
 
 
@@ -85,8 +94,11 @@ def _backend(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def _bootstrap(args: argparse.Namespace) -> int:
-    backend, embedder, _ = _backend(args)
+    backend, embedder, settings = _backend(args)
     try:
+        wait_s = settings.opensearch.bootstrap_wait_s
+        if wait_s > 0:
+            backend.bootstrapper.wait_for_cluster(wait_s)
         steps = backend.bootstrapper.run(
             model_id=embedder.model_id, dimension=_dimension(backend, embedder)
         )

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -294,3 +299,69 @@ def test_api_answers_503_when_the_cluster_is_unreachable(os_settings, template):
     assert resp.status_code == 503
     error = resp.json()["error"]
     assert error["type"] == "backend_unavailable" and "unreachable" in error["message"]
+
+
+# ------------------------------------------------------------------------------ opensearch-py
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def test_installed_opensearch_py_meets_the_floor():
+    """2.4-2.7's Transport.perform_request overwrote ``ignore``: bootstrap's reads of absent
+    objects (404) then raised on a fresh cluster. The floor keeps those releases out."""
+    from importlib.metadata import version
+
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    match = re.search(r'"opensearch-py>=([0-9.]+)"', pyproject)
+    assert match, "opensearch-py is a core dependency with a floor"
+    floor = _version_tuple(match.group(1))
+    assert floor >= (2, 8)
+    assert _version_tuple(version("opensearch-py")) >= floor
+
+
+class _Answers(BaseHTTPRequestHandler):
+    """A bare HTTP server: 404 for paths under /missing, else 200; keeps each request line."""
+
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self):
+        self.seen.append(self.path)
+        status = 404 if self.path.startswith("/missing") else 200
+        body = json.dumps({"found": False} if status == 404 else {"status": "yellow"}).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Answers.seen.clear()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_send_with_ignore_returns_the_404_answer_through_the_real_transport(
+    os_settings, http_server
+):
+    client = OpenSearchClient(os_settings(url=http_server, max_retries=0).opensearch)
+    try:
+        assert client.send(Request("GET", "/missing/_doc/1"), ignore=(404,)) == {"found": False}
+        with pytest.raises(BackendError) as caught:
+            client.send(Request("GET", "/missing/_doc/1"))
+        assert caught.value.status == 404
+        # a `timeout` URL parameter reaches the server (the transport would take it otherwise)
+        params = {"wait_for_status": "yellow", "timeout": "5s"}
+        client.send(Request("GET", "/_cluster/health", None, params))
+        assert _Answers.seen[-1] == "/_cluster/health?wait_for_status=yellow&timeout=5s"
+    finally:
+        client.close()

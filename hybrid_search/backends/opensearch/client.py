@@ -224,6 +224,9 @@ class OpenSearchClient:
                 params=request.params or None,
                 body=body,
                 headers=headers,
+                # Explicit, so that a `timeout` URL parameter (_cluster/health) reaches the
+                # cluster: without one the transport takes params["timeout"] as its own.
+                timeout=self.settings.timeout_s,
                 ignore=ignore,
             )
 
