@@ -1,7 +1,9 @@
 """The versioned routes: thin wrappers over the Searcher and the ingest path.
 
 Routes that search, embed or touch the index are plain ``def``: FastAPI runs them in its
-threadpool, so CPU-bound work never blocks the event loop. Key checks are ``async`` (no I/O).
+threadpool, so CPU-bound work never blocks the event loop. Key checks are ``async`` (no I/O) and
+run before the body is read (``_KeyedRoute``): a caller without the key learns that first, not
+that its JSON is malformed.
 """
 
 from __future__ import annotations
@@ -9,10 +11,14 @@ from __future__ import annotations
 import hmac
 import json
 import time
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Security
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from starlette.responses import Response
 
 from hybrid_search.api.errors import NotReadyError, UnauthorizedError
 from hybrid_search.api.schemas import (
@@ -34,7 +40,20 @@ from hybrid_search.searcher import CommercialOverrides, Searcher, SearchRequest,
 
 __all__ = ["router"]
 
-router = APIRouter()
+_KEY_HELP = (
+    "With HYBRID_SEARCH_API__API_KEY set, writes need the key; reads too with "
+    "HYBRID_SEARCH_API__READ_REQUIRES_KEY=true. Either scheme will do."
+)
+# Declared for OpenAPI (/docs shows them and its Authorize button); the check is _check_key's.
+_BEARER = HTTPBearer(
+    scheme_name="bearer", description=f"Authorization: Bearer <key>. {_KEY_HELP}", auto_error=False
+)
+_API_KEY = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="api_key",
+    description=f"X-API-Key: <key>. {_KEY_HELP}",
+    auto_error=False,
+)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "bad input: field, value and what is allowed"},
@@ -72,15 +91,42 @@ def _check_key(request: Request, *, write: bool) -> None:
         raise UnauthorizedError(msg)
 
 
-async def require_read(request: Request) -> None:
+async def require_read(
+    request: Request,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
+    _api_key: Annotated[str | None, Security(_API_KEY)] = None,
+) -> None:
     """Reads are open unless ``api.read_requires_key``."""
     _check_key(request, write=False)
 
 
-async def require_write(request: Request) -> None:
+async def require_write(
+    request: Request,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
+    _api_key: Annotated[str | None, Security(_API_KEY)] = None,
+) -> None:
     """Writes need the key whenever one is configured."""
     _check_key(request, write=True)
 
+
+class _KeyedRoute(APIRoute):
+    """Checks the key before FastAPI reads and parses the body (its dependencies run after)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        calls = {dep.dependency for dep in self.dependencies}
+        write = require_write in calls
+        if not write and require_read not in calls:
+            return handler
+
+        async def keyed(request: Request) -> Response:
+            _check_key(request, write=write)
+            return await handler(request)
+
+        return keyed
+
+
+router = APIRouter(route_class=_KeyedRoute)
 
 Read = [Depends(require_read)]
 Write = [Depends(require_write)]

@@ -230,3 +230,38 @@ def test_request_id_is_echoed_or_made(client):
         "x-request-id"
     ]
     assert made != "bad id with spaces" and len(made) == 32
+
+
+# ------------------------------------------------- keys before bodies; schemes in OpenAPI
+@pytest.mark.parametrize(
+    ("settings", "method", "path"),
+    [
+        ({"api_key": KEY}, "post", "/v1/documents"),
+        ({"api_key": KEY, "read_requires_key": True}, "post", "/v1/search"),
+    ],
+)
+def test_the_key_is_checked_before_the_body_is_read(make_client, settings, method, path):
+    client = make_client(api=settings)
+    bad = {"content": b"{not json", "headers": {"content-type": "application/json"}}
+    api_error(getattr(client, method)(path, **bad), 401, "unauthorized")
+    api_error(
+        getattr(client, method)(path, content=b"[1, 2]", headers=bad["headers"]),
+        401,
+        "unauthorized",
+    )
+    keyed = {"content-type": "application/json", "x-api-key": KEY}
+    r = getattr(client, method)(path, content=b"{not json", headers=keyed)
+    assert "not valid JSON" in api_error(r, 400, "invalid_request")["message"]
+
+
+def test_openapi_declares_the_bearer_and_api_key_schemes(make_client):
+    spec = make_client(api={"api_key": KEY}).get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    by_type = {s["type"]: s for s in schemes.values()}
+    assert by_type["http"]["scheme"] == "bearer"
+    assert by_type["apiKey"] == {**by_type["apiKey"], "in": "header", "name": "X-API-Key"}
+    names = set(schemes)
+    for path, method in (("/v1/documents", "post"), ("/v1/search", "post"), ("/v1/info", "get")):
+        security = spec["paths"][path][method]["security"]
+        assert {name for entry in security for name in entry} == names, (path, security)
+    assert "security" not in spec["paths"]["/healthz"]["get"]

@@ -12,8 +12,9 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -35,26 +36,41 @@ SHOT_DIR_ENV = "HYBRID_SEARCH_SCREENSHOT_DIR"
 
 
 @pytest.fixture
-def server_url(make_searcher, corpus) -> Iterator[str]:
-    searcher = make_searcher(corpus)
-    app = create_app(searcher.settings, searcher=searcher)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", ws="none", lifespan="on", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+def make_server(make_searcher, corpus) -> Iterator[Callable[..., str]]:
+    """``make_server(**settings_overrides)`` -> the base URL of the app under uvicorn."""
+    started: list[tuple[uvicorn.Server, threading.Thread, socket.socket]] = []
+
+    def factory(**overrides: Any) -> str:
+        searcher = make_searcher(corpus, **overrides)
+        app = create_app(searcher.settings, searcher=searcher)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            app, log_level="warning", ws="none", lifespan="on", access_log=False
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        started.append((server, thread, sock))
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                pytest.fail("uvicorn did not start")
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{port}/"
+
+    yield factory
+    for server, thread, sock in started:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def server_url(make_server) -> str:
+    return make_server()
 
 
 def _ids(page) -> list[str]:
@@ -158,6 +174,46 @@ def test_docs_page_renders_the_openapi_routes_offline(server_url):
             for route in ("/v1/documents", "/v1/info", "/healthz"):
                 expect(page.locator(".opblock-summary-path", has_text=route).first).to_be_visible()
             expect(page.locator("body")).not_to_contain_text("Unable to render")
+            # The key schemes are declared: Swagger UI offers its Authorize button.
+            expect(page.locator("button.authorize")).to_be_visible()
             assert outside == [] and errors == []
+        finally:
+            browser.close()
+
+
+def test_playground_with_a_read_key_points_at_its_key_box(make_server):
+    """A sidecar whose reads need a key: the page says so and opens the key box; with the key
+    typed in, it loads and searches."""
+    _need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    url = make_server(api={"api_key": "pg-key", "read_requires_key": True})
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url)
+            needs = "this sidecar needs an API key: enter it in the key box"
+            expect(page.locator("#status")).to_have_text(needs, timeout=10_000)
+            expect(page.locator("#error")).to_contain_text(needs)
+            expect(page.locator("body")).not_to_contain_text("API unavailable")
+            expect(page.locator("#key-box")).to_have_attribute("open", "")
+            expect(page.locator("#api-key")).to_be_focused()
+
+            page.locator("#api-key").fill("wrong")
+            page.locator("#api-key").press("Enter")
+            expect(page.locator("#status")).to_contain_text("the key entered is wrong")
+
+            page.locator("#api-key").fill("pg-key")
+            page.locator("#api-key").press("Enter")
+            expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=10_000)
+            expect(page.locator("#status")).to_contain_text("40 documents")
+            expect(page.locator("#error")).to_be_hidden()
+            page.locator("#q").fill("black calfskin tote")
+            page.locator("#q").press("Enter")
+            expect(page.locator("#results li.card")).to_have_count(10, timeout=10_000)
+            assert errors == []
         finally:
             browser.close()

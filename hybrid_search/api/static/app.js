@@ -24,7 +24,7 @@ const BARS = [
 ];
 
 const $ = (sel) => document.querySelector(sel);
-const state = { info: null, seq: 0, timer: null, similarTo: null };
+const state = { info: null, seq: 0, timer: null, similarTo: null, keyTried: null };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -165,9 +165,24 @@ function schedule(delayMs) {
   state.timer = setTimeout(() => (state.similarTo ? similar(state.similarTo) : search()), delayMs);
 }
 
+function keyMessage() {
+  return $("#api-key").value.trim()
+    ? "the key entered is wrong: check it in the key box"
+    : "this sidecar needs an API key: enter it in the key box";
+}
+
 function showError(err) {
   const box = $("#error");
   box.hidden = false;
+  if (err.status === 401) {
+    // The sidecar wants a key (reads keyed, or a write): point at the page's own key box.
+    const message = keyMessage();
+    box.textContent = `${message} (${err.message})`;
+    $("#status").textContent = message;
+    $("#key-box").open = true;
+    $("#api-key").focus();
+    return;
+  }
   box.textContent = `${err.status || ""} ${err.type || "error"}: ${err.message}`;
 }
 
@@ -319,7 +334,20 @@ async function start() {
   for (const input of document.querySelectorAll('input[name="mode"], select, #commercial-enabled')) {
     input.addEventListener("change", () => schedule(0));
   }
-  $("#api-key").addEventListener("change", () => load());
+  const keyBox = $("#api-key");
+  const retryWithKey = () => {
+    if (keyBox.value.trim() === state.keyTried) return;
+    load().then(() => {
+      if (state.info && $("#q").value.trim()) schedule(0);
+    });
+  };
+  keyBox.addEventListener("change", retryWithKey);
+  keyBox.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      retryWithKey();
+    }
+  });
   $("#reset").addEventListener("click", () => {
     if (state.info) applyDefaults(state.info);
     schedule(0);
@@ -328,8 +356,10 @@ async function start() {
 }
 
 async function load() {
+  state.keyTried = $("#api-key").value.trim();
   try {
     const info = await api("v1/info");
+    $("#error").hidden = true;
     state.info = info;
     applyDefaults(info);
     buildFilters(info);
@@ -338,7 +368,9 @@ async function load() {
     $("#status").textContent = `${info.backend} · ${docs} · ${info.embedder || "model loading…"}`;
     document.body.dataset.ready = "true";
   } catch (err) {
-    $("#status").textContent = "API unavailable";
+    state.info = null;
+    delete document.body.dataset.ready;
+    $("#status").textContent = err.status ? `API error ${err.status}` : "API unavailable";
     showError(err);
   }
 }
