@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hybrid_search.api.errors import ApiError, error_response
+from hybrid_search.api.facets import FilterValues
 from hybrid_search.api.middleware import RequestContextMiddleware
 from hybrid_search.api.routes import router
 from hybrid_search.config import Settings, load_settings
@@ -246,6 +247,7 @@ def create_app(
     app.state.model_ready = threading.Event()
     app.state.model_error = None
     app.state.observer = Observer(settings.observability, searcher=app.state.searcher)
+    app.state.filter_values = FilterValues(app.state.searcher.backend, app.state.searcher.template)
 
     app.add_exception_handler(HybridSearchError, _hybrid_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -328,7 +328,8 @@ def _bounds(model: type[BaseModel], prefix: str = "") -> dict[str, list[float | 
 
 @router.get("/v1/info", response_model=InfoResponse, dependencies=Read)
 def info(request: Request) -> InfoResponse:
-    """Filterable fields, defaults, limits and the bounds of every tunable parameter."""
+    """Filterable fields (with the known values of keyword fields), defaults, limits and the
+    bounds of every tunable parameter."""
     settings = _settings(request)
     searcher = _searcher(request)
     template = searcher.template
@@ -353,13 +354,22 @@ def info(request: Request) -> InfoResponse:
         }
     )
     defaults["commercial"] = settings.commercial.model_dump()
+    known = request.app.state.filter_values.get()
+    filters: list[dict[str, Any]] = []
+    for name in template.filter_fields:
+        entry: dict[str, Any] = {"field": name, "kind": template.fields[name].kind}
+        if name in known.fields:
+            entry["values"] = known.fields[name]["values"]
+            entry["values_more"] = known.fields[name]["more"]
+        filters.append(entry)
     return InfoResponse(
         backend=searcher.backend.name,
         documents=documents,
         template=template.name,
         id_field=template.id_field,
         embedder=_model_state(request),
-        filters=[{"field": f, "kind": template.fields[f].kind} for f in template.filter_fields],
+        filters=filters,
+        filter_values={"documents": known.documents, "complete": known.complete},
         defaults=defaults,
         limits={
             "max_k": cfg.max_k,

@@ -100,7 +100,15 @@ class InfoResponse(BaseModel):
     template: str
     id_field: str
     embedder: str | None
-    filters: list[dict[str, str]]
+    filters: list[dict[str, Any]] = Field(
+        ...,
+        description="filterable fields: field, kind and, for keyword fields, the most frequent "
+        "values (values: [{value, count}], values_more: more values exist than listed)",
+    )
+    filter_values: dict[str, Any] = Field(
+        default_factory=dict,
+        description="how the values were counted: documents counted, complete (False: a sample)",
+    )
     defaults: dict[str, Any]
     limits: dict[str, int]
     bounds: dict[str, list[float | None]]

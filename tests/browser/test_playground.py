@@ -217,3 +217,101 @@ def test_playground_with_a_read_key_points_at_its_key_box(make_server):
             assert errors == []
         finally:
             browser.close()
+
+
+def _ready_page(browser, url: str, width: int, height: int):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    from playwright.sync_api import expect
+
+    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=10_000)
+    return page, errors
+
+
+def _shot(page, name: str) -> None:
+    target = os.environ.get(SHOT_DIR_ENV)
+    if target:
+        page.screenshot(path=str(Path(target) / name), full_page=True)
+
+
+def test_cards_show_colour_and_material_and_filters_are_chips(server_url):
+    """Cards name colour and material; keyword filters offer the catalogue's values; active
+    filters show as chips that remove themselves."""
+    _need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page, errors = _ready_page(browser, server_url, 1280, 900)
+            options = page.locator("#values-brand option")
+            expect(options).to_have_count(4)
+            assert "Maison Aurelle" in options.evaluate_all("os => os.map(o => o.value)")
+            assert page.locator('[data-filter="brand"]').get_attribute("list") == "values-brand"
+
+            page.locator("#q").fill("black calfskin tote")
+            page.locator("#q").press("Enter")
+            expect(page.locator("#results li.card")).to_have_count(10, timeout=10_000)
+            meta = page.locator('#results li.card[data-id="T-BAG-000"] .meta')
+            expect(meta).to_contain_text("black/gold")
+            expect(meta).to_contain_text("calfskin")
+            expect(page.locator("#summary .chip")).to_have_count(0)
+
+            brand = page.locator('[data-filter="brand"]')
+            brand.fill("Vantier")
+            brand.dispatch_event("change")
+            chip = page.locator('#summary .chip[data-chip="brand"]')
+            expect(chip.locator(".chip-label")).to_have_text("brand: Vantier", timeout=10_000)
+            page.locator('[data-filter="in_stock"]').select_option("true")
+            expect(page.locator('#summary .chip[data-chip="in_stock"] .chip-label')).to_have_text(
+                "in_stock: true", timeout=10_000
+            )
+            cards = page.locator("#results li.card .meta")
+            for text in cards.all_text_contents():
+                assert "Vantier" in text and "out of stock" not in text
+            _shot(page, "playground-chips.png")
+
+            chip.click()
+            expect(page.locator('#summary .chip[data-chip="brand"]')).to_have_count(
+                0, timeout=10_000
+            )
+            expect(brand).to_have_value("")
+            expect(page.locator("#summary .chip")).to_have_count(1)
+            assert errors == []
+        finally:
+            browser.close()
+
+
+def test_phone_width_results_start_within_the_first_screen(server_url):
+    """At 390x844 the tuning controls fold behind a summary, so results start on screen."""
+    _need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            page, errors = _ready_page(browser, server_url, 390, 844)
+            expect(page.locator("#tuning")).not_to_have_attribute("open", "")
+            page.locator("#q").fill("black calfskin tote")
+            page.locator("#q").press("Enter")
+            expect(page.locator("#results li.card")).to_have_count(10, timeout=10_000)
+            box = page.locator("#results li.card").first.bounding_box()
+            assert box is not None and box["y"] < 844, box
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"the page scrolls sideways: {width} px wide"
+            _shot(page, "playground-phone.png")
+
+            page.locator("#tuning > summary").click()
+            expect(page.locator("#mode")).to_be_visible()
+            expect(page.locator('[data-filter="brand"]')).to_be_visible()
+            page.locator("#tuning > summary").click()
+            expect(page.locator("#mode")).to_be_hidden()
+            # A wide window again: the controls are shown without asking.
+            page.set_viewport_size({"width": 1280, "height": 900})
+            expect(page.locator("#mode")).to_be_visible()
+            expect(page.locator("#tuning > summary")).to_be_hidden()
+            assert errors == []
+        finally:
+            browser.close()

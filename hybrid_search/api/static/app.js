@@ -98,7 +98,7 @@ function buildSliders(info) {
 function buildFilters(info) {
   const box = $("#filter-fields");
   box.replaceChildren();
-  for (const { field, kind } of info.filters) {
+  for (const { field, kind, values } of info.filters) {
     let control;
     if (kind === "boolean") {
       control = el("select", { "data-filter": field, "data-kind": kind },
@@ -109,6 +109,17 @@ function buildFilters(info) {
       control = el("span", { class: "range" },
         el("input", { type, "data-filter": field, "data-kind": kind, "data-op": "gte", placeholder: "min" }),
         el("input", { type, "data-filter": field, "data-kind": kind, "data-op": "lte", placeholder: "max" }));
+    } else if (values && values.length) {
+      // The catalogue's own values (GET v1/info counts them), most frequent first; free text
+      // still works, "a, b" for either.
+      const list = el("datalist", { id: `values-${field}` },
+        ...values.map((v) => el("option", { value: v.value, label: `${v.count}` })));
+      control = el("span", { class: "keyword" },
+        el("input", {
+          type: "text", list: list.id, "data-filter": field, "data-kind": kind,
+          placeholder: `e.g. ${values[0].value}`, autocomplete: "off",
+        }),
+        list);
     } else {
       control = el("input", { type: "text", "data-filter": field, "data-kind": kind, placeholder: "a, b" });
     }
@@ -192,7 +203,7 @@ async function search() {
   const seq = ++state.seq;
   try {
     const response = await api("v1/search", { method: "POST", body: JSON.stringify(request) });
-    if (seq === state.seq) render(response, `“${request.query}”`);
+    if (seq === state.seq) render(response, `“${request.query}”`, request.filters);
   } catch (err) {
     if (seq === state.seq) showError(err);
   }
@@ -205,7 +216,7 @@ async function similar(id) {
   const query = filters ? `?k=10&filters=${encodeURIComponent(JSON.stringify(filters))}` : "?k=10";
   try {
     const response = await api(`v1/similar/${encodeURIComponent(id)}${query}`);
-    if (seq === state.seq) render(response, `more like ${id}`);
+    if (seq === state.seq) render(response, `more like ${id}`, filters);
   } catch (err) {
     if (seq === state.seq) showError(err);
   }
@@ -215,7 +226,36 @@ function badge(text, cls, title) {
   return el("span", { class: `badge ${cls}`, text, ...(title ? { title } : {}) });
 }
 
-function renderSummary(response, label) {
+function filterText(value) {
+  if (Array.isArray(value)) return value.join(" or ");
+  if (value && typeof value === "object") {
+    const ops = { gte: "≥", lte: "≤", gt: ">", lt: "<" };
+    return Object.entries(value).map(([op, v]) => `${ops[op] || op} ${v}`).join(", ");
+  }
+  return String(value);
+}
+
+function clearFilter(field) {
+  for (const input of document.querySelectorAll(`[data-filter="${field}"]`)) input.value = "";
+  schedule(0);
+}
+
+function chips(filters) {
+  // The filters this answer was computed with; a chip's × removes its filter.
+  const entries = Object.entries(filters || {});
+  $("#tuning-count").textContent = entries.length ? `(${entries.length} active)` : "";
+  if (!entries.length) return null;
+  return el("div", { class: "chips", "aria-label": "active filters" },
+    ...entries.map(([field, value]) => {
+      const chip = el("button", { type: "button", class: "chip", "data-chip": field, title: `remove the ${field} filter` },
+        el("span", { class: "chip-label", text: `${field}: ${filterText(value)}` }),
+        el("span", { class: "chip-x", "aria-hidden": "true", text: "×" }));
+      chip.addEventListener("click", () => clearFilter(field));
+      return chip;
+    }));
+}
+
+function renderSummary(response, label, filters) {
   const summary = $("#summary");
   summary.replaceChildren(
     el("span", { class: "label", text: label }),
@@ -235,6 +275,8 @@ function renderSummary(response, label) {
   ].filter(Boolean);
   summary.append(el("span", { class: "muted", text: bits.join(" · ") }));
   for (const w of response.warnings || []) summary.append(el("div", { class: "warning", text: w }));
+  const active = chips(filters);
+  if (active) summary.append(active);
 }
 
 function bar(label, value, scale, kind) {
@@ -247,9 +289,9 @@ function bar(label, value, scale, kind) {
     el("span", { class: "bar-value", text: value.toFixed(3) }));
 }
 
-function render(response, label) {
+function render(response, label, filters) {
   $("#error").hidden = true;
-  renderSummary(response, label);
+  renderSummary(response, label, filters);
   const list = $("#results");
   list.replaceChildren();
   if (!response.hits.length) {
@@ -266,7 +308,9 @@ function render(response, label) {
   }
   for (const hit of response.hits) {
     const s = hit.source || {};
-    const meta = [s.brand, s.category, s.price != null ? `${Number(s.price).toLocaleString()} €` : null,
+    const several = (v) => (Array.isArray(v) ? v.join("/") : v);
+    const meta = [s.brand, s.category, several(s.color), several(s.material),
+      s.price != null ? `${Number(s.price).toLocaleString()} €` : null,
       s.in_stock === false ? "out of stock" : null].filter(Boolean).join(" · ");
     const bars = el("div", { class: "bars" });
     for (const [key, name, kind] of BARS) {
@@ -321,7 +365,17 @@ function applyDefaults(info) {
   buildSliders(info);
 }
 
+function foldOnNarrowScreens() {
+  // Phones: the controls fold behind their summary so results start on the first screen;
+  // wide screens always show them (the summary is hidden by style.css).
+  const wide = window.matchMedia("(min-width: 801px)");
+  const apply = () => { $("#tuning").open = wide.matches; };
+  apply();
+  wide.addEventListener("change", apply);
+}
+
 async function start() {
+  foldOnNarrowScreens();
   $("#search-form").addEventListener("submit", (e) => {
     e.preventDefault();
     state.similarTo = null;
