@@ -11,7 +11,6 @@ import json
 import logging
 import shutil
 import sys
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,13 +35,6 @@ logger = logging.getLogger("hybrid_search.cli")
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
-DEMO_QUERIES = (
-    ("a plain query", "black leather ankle boots"),
-    ("no words in common with its best match", "tiny sparkly purse"),
-    ("a product code: the vector leg is not confident, lexical answers", None),
-    ("hybrid + commercial stage, in stock under 3000", "evening bag for a gala"),
-)
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hybrid-search", description=__doc__.splitlines()[0])
@@ -52,14 +44,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--embedding-backend", choices=["auto", "onnx", "onnx-int8", "torch"])
     p.add_argument("-v", "--verbose", action="store_true", help="log INFO to stderr")
     sub = p.add_subparsers(dest="command", required=True)
-
-    demo = sub.add_parser("demo", help="index the bundled luxury catalogue and compare modes")
-    demo.add_argument("--rebuild", action="store_true", help="rebuild the demo index")
-    demo.add_argument(
-        "--template",
-        help="index template (HYBRID_SEARCH_TEMPLATE); products-behaviour adds behaviour vectors "
-        "and compares similar items with and without them",
-    )
 
     ingest = sub.add_parser("ingest", help="index a JSONL file of documents")
     ingest.add_argument("file", type=Path)
@@ -106,9 +90,9 @@ def _command_modules() -> tuple[Any, ...]:
 
     A group's parsers set ``handler=`` (a function of the parsed args returning the exit code).
     """
-    from hybrid_search.commands import evaluate, observe, opensearch, serve, training
+    from hybrid_search.commands import demo, evaluate, observe, opensearch, serve, training
 
-    return (serve, opensearch, evaluate, training, observe)
+    return (demo, serve, opensearch, evaluate, training, observe)
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Any:
@@ -230,108 +214,6 @@ def _search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _fmt_breakdown(b: dict[str, Any]) -> str:
-    parts = []
-    for key in (
-        "lexical",
-        "vector_cosine",
-        "fused",
-        "relevance",
-        "margin",
-        "freshness",
-        "popularity",
-    ):
-        value = b.get(key)
-        if value is not None:
-            parts.append(f"{key}={value:.3f}")
-    return " ".join(parts)
-
-
-def _column(title: str, lines: list[str], width: int, height: int) -> list[str]:
-    """One fixed-size column of the side-by-side table (padded so columns line up)."""
-    out = [title[:width].ljust(width), ("-" * len(title))[:width].ljust(width)]
-    out += [line[:width].ljust(width) for line in lines[:height]]
-    out += [" " * width] * (height - len(lines[:height]))
-    return out
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from hybrid_search.demo import demo_settings, load_catalogue, open_demo_index
-
-    extra = {"template": args.template} if args.template else {}
-    settings = demo_settings(settings_from_args(args, **extra))
-    data_dir = settings.embedded.data_dir
-    searcher, report = open_demo_index(settings, rebuild=args.rebuild, announce=print)
-    try:
-        if report is not None and report.failed:
-            print(f"rejected: {report.failed}", file=sys.stderr)
-            return EXIT_PARTIAL
-        sku_query = load_catalogue()[41]["sku"]
-        width = 40
-        print(f"embedder: {searcher.embedder.model_id} ({searcher.embedder.runtime})")
-        for label, query in DEMO_QUERIES:
-            query = query or sku_query
-            filters = {"in_stock": True, "price": {"lte": 3000}} if "commercial" in label else None
-            print(f"\n=== {query!r}: {label}")
-            columns = []
-            for mode in ("lexical", "vector", "auto"):
-                resp = searcher.search(
-                    {
-                        "query": query,
-                        "mode": mode,
-                        "k": 5,
-                        "filters": filters,
-                        "commercial": {"enabled": mode == "auto"},
-                    }
-                )
-                lines = [f"{h['rank']}. {h['source'].get('title', '')}" for h in resp.hits]
-                title = "hybrid (auto)" if mode == "auto" else mode
-                if mode == "auto":
-                    title += f" -> {resp.mode_used}"
-                columns.append(_column(title, lines or ["(no results)"], width, height=5))
-                last = resp
-            for row in zip(*columns, strict=True):
-                print(" | ".join(row))
-            if last.hits:
-                print(f"hybrid #1: {last.hits[0]['id']}")
-            if last.fallback_reason:
-                print(f"fallback: {last.fallback_reason}")
-            elif last.top_vector_cosine is not None:
-                print(f"top vector cosine {last.top_vector_cosine:.3f}: vector leg trusted")
-            if "commercial" in label:
-                print("commercial breakdown (score = relevance + margin + freshness + popularity):")
-                for h in last.hits:
-                    print(
-                        textwrap.shorten(
-                            f"  {h['rank']}. {h['score']:.3f} {_fmt_breakdown(h['breakdown'])}", 130
-                        )
-                    )
-        if searcher.template.blocks is not None:
-            _demo_similar(searcher)
-        template = settings.template
-        env = "" if template == "products" else f"HYBRID_SEARCH_TEMPLATE={template} "
-        print(f'\nTry: {env}hybrid-search --data-dir {data_dir} search "cashmere scarf"')
-    finally:
-        searcher.close()
-    return EXIT_OK
-
-
-def _demo_similar(searcher: Any) -> None:
-    """Similar items with the text block only and with every block (vector_blocks templates)."""
-    from hybrid_search.demo import load_catalogue
-    from hybrid_search.demo.behaviour import similar_comparison
-
-    print("\n=== similar items: text only vs text + behaviour (generated interaction log)")
-    for label, text_only, fused in similar_comparison(searcher, load_catalogue()):
-        print(f"\n{label}")
-        columns = [
-            _column("text only", text_only, 60, height=5),
-            _column("text + behaviour", fused, 60, height=5),
-        ]
-        for row in zip(*columns, strict=True):
-            print(" | ".join(row))
-
-
 def _templates_check(args: argparse.Namespace) -> int:
     from hybrid_search.backends.opensearch.spec import SpecValidator, default_spec_dir
     from hybrid_search.templates import load_template
@@ -413,6 +295,26 @@ def _config_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _PlainStderr(logging.Handler):
+    """The message alone, to whatever ``sys.stderr`` is when the record comes."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # logging's own contract: a handler never raises
+            self.handleError(record)
+
+
+def _say_onnx_export() -> None:
+    """The first run exports the model to ONNX (about 10 s): say so in one plain line on
+    stderr, without --verbose (the exporter's own output is captured by embedding/onnx.py)."""
+    onnx_log = logging.getLogger("hybrid_search.embedding.onnx")
+    if not any(isinstance(h, _PlainStderr) for h in onnx_log.handlers):
+        onnx_log.addHandler(_PlainStderr())
+    onnx_log.setLevel(logging.INFO)
+    onnx_log.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -421,8 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        _say_onnx_export()
     handlers = {
-        "demo": _demo,
         "ingest": _ingest,
         "search": _search,
         "templates": _templates_check,

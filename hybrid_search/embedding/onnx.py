@@ -4,16 +4,21 @@ with onnxruntime + tokenizers (no torch on the query path).
 Measured on a 2-core CPU (``benchmarks/results/encoders.md``): the same vectors as torch at about
 2.5x less latency per query; the int8 variant is faster again at a measured fidelity cost.
 The export runs torch's exporter on the bundled weights (no network) and is cached under
-``<cache_dir>/onnx/<model fingerprint>/``.
+``<cache_dir>/onnx/<model fingerprint>/``. The exporter's own chatter (progress lines on stdout,
+warnings, torch log lines, the weight-loading bar) is captured: one INFO line says the export
+runs, and the captured text goes to the DEBUG log, or into the error if the export fails.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +83,32 @@ def _export_fp32(files: ModelFiles, target: Path) -> None:
         os.replace(tmp_file, target)
 
 
+@contextlib.contextmanager
+def _captured() -> Iterator[io.StringIO]:
+    """Collect what torch's exporter prints, warns and logs (about 20 lines on a first run).
+
+    torch logs through its own handlers on ``torch`` and ``torch.onnx`` (bound to the real
+    stderr), so their level is raised for the duration rather than redirected. Redirecting
+    stdout and stderr is process-wide: the export runs once, under ``_EXPORT_LOCK``.
+    """
+    buffer = io.StringIO()
+    torch_loggers = [logging.getLogger(name) for name in ("torch", "torch.onnx")]
+    levels = [lg.level for lg in torch_loggers]
+    with (
+        contextlib.redirect_stdout(buffer),
+        contextlib.redirect_stderr(buffer),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        for lg in torch_loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield buffer
+        finally:
+            for lg, level in zip(torch_loggers, levels, strict=True):
+                lg.setLevel(level)
+
+
 def _quantize(fp32: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -113,17 +144,25 @@ def export_onnx(files: ModelFiles, cache_dir: Path, *, int8: bool = False) -> Pa
             return wanted
         folder.mkdir(parents=True, exist_ok=True)
         if not fp32.exists():
-            logger.info("exporting %s to ONNX in %s (once)", files.model_id, folder)
-            try:
-                _export_fp32(files, fp32)
-            except MissingDependencyError:
-                raise
-            except Exception as exc:
-                msg = f"ONNX export of {files.model_id} failed: {type(exc).__name__}: {exc}"
-                raise EmbedderError(msg) from exc
+            logger.info("exporting the model to ONNX once (about 10 s)")
+            logger.debug("exporting %s to ONNX in %s", files.model_id, folder)
+            with _captured() as output:
+                try:
+                    _export_fp32(files, fp32)
+                except MissingDependencyError:
+                    raise
+                except Exception as exc:
+                    tail = output.getvalue().strip()[-2000:]
+                    msg = f"ONNX export of {files.model_id} failed: {type(exc).__name__}: {exc}"
+                    raise EmbedderError(
+                        msg + (f"\nexporter output:\n{tail}" if tail else "")
+                    ) from exc
+            logger.debug("ONNX exporter output:\n%s", output.getvalue())
         if int8 and not wanted.exists():
             logger.info("quantising %s to int8", fp32)
-            _quantize(fp32, wanted)
+            with _captured() as output:
+                _quantize(fp32, wanted)
+            logger.debug("quantiser output:\n%s", output.getvalue())
     return wanted
 
 

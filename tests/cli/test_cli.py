@@ -88,6 +88,6 @@ def test_demo(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "embedder: sentence-transformers/all-MiniLM-L6-v2 (onnx)" in out
     assert "fallback: low vector confidence" in out
-    assert "commercial breakdown" in out and "margin=" in out
+    assert "commercial breakdown" in out and " + margin " in out
     assert main(["--data-dir", str(tmp_path), "demo"]) == 0  # reuses the built index
     assert "indexing" not in capsys.readouterr().out
