@@ -247,7 +247,9 @@ def with_knn_engine(template: IndexTemplate, engine: str) -> IndexTemplate:
     elif ef_search is not None:
         params["ef_search"] = ef_search
     parsed = parse_template(body, path=template.path, name=template.name)
-    return dataclasses.replace(parsed, vector=dataclasses.replace(parsed.vector, ef_search=ef_search))
+    return dataclasses.replace(
+        parsed, vector=dataclasses.replace(parsed.vector, ef_search=ef_search)
+    )
 
 
 def _fail(path: Path, pointer: str, expected: str, got: Any) -> TemplateError:

@@ -96,8 +96,11 @@ async def require_read(
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
     _api_key: Annotated[str | None, Security(_API_KEY)] = None,
 ) -> None:
-    """Reads are open unless ``api.read_requires_key``."""
-    _check_key(request, write=False)
+    """Reads are open unless ``api.read_requires_key``.
+
+    Declares the schemes for OpenAPI and marks the route; ``_KeyedRoute`` checks the key, once,
+    before the body is parsed.
+    """
 
 
 async def require_write(
@@ -105,8 +108,7 @@ async def require_write(
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
     _api_key: Annotated[str | None, Security(_API_KEY)] = None,
 ) -> None:
-    """Writes need the key whenever one is configured."""
-    _check_key(request, write=True)
+    """Writes need the key whenever one is configured (checked by ``_KeyedRoute``)."""
 
 
 class _KeyedRoute(APIRoute):
