@@ -1,7 +1,7 @@
 """The commercial stage of the OpenSearch backend, two ways (``opensearch.commercial_stage``):
 
-- ``sidecar`` (default): one ``_mget`` of the window's commercial fields, then the numpy formula
-  of ``ranking/commercial.py`` here, exactly as the embedded engine computes it;
+- ``sidecar`` (default): one ``ids`` search for the window's commercial fields, then the numpy
+  formula of ``ranking/commercial.py`` here, exactly as the embedded engine computes it;
 - ``painless``: window statistics, then a painless ``script_score`` over the fused window
   (bodies in ``stage.py``), totals read back in fused order: two round trips, the formula run
   by the cluster (equal to the numpy one to float32 precision).
@@ -125,19 +125,26 @@ class CommercialStage(admin.BackendParts):
         return self._terms(ids, fused.scores, totals, fields, params, now)
 
     def fields_request(self, ids: list[str]) -> Request:
-        """``_mget`` of the window's commercial fields (the sidecar stage's one round trip)."""
+        """The window's commercial fields (the sidecar stage's one round trip): an ``ids``
+        search with ``_source`` filtered to them. Not ``_mget``: its per-document realtime gets
+        took about 4x as long for 200 ids on the real node, and a search sees the documents the
+        legs saw (the same refresh)."""
         names = sorted(set(self.template.commercial_fields.values()))
-        return Request(
-            "POST", f"/{self.alias}/_mget", {"ids": ids}, {"_source_includes": ",".join(names)}
-        )
+        body = {
+            "size": len(ids),
+            "track_total_hits": False,
+            "_source": names,
+            "query": {"ids": {"values": ids}},
+        }
+        return Request("POST", f"/{self.alias}/_search", body)
 
     def _rerank_here(
         self, ids: list[str], scores: np.ndarray, params: CommercialParams, now: datetime
     ) -> CommercialTerms:
-        """The numpy formula over the fields one ``_mget`` returns; a document deleted since
+        """The numpy formula over the fields one search returns; a document deleted since
         fusion ranks last, as in the painless stage."""
-        docs = self.client.send(self.fields_request(ids), what="commercial fields").get("docs", [])
-        fields = {d["_id"]: d.get("_source") or {} for d in docs if d.get("found")}
+        resp = self.client.send(self.fields_request(ids), what="commercial fields")
+        fields = {h["_id"]: h.get("_source") or {} for h in resp.get("hits", {}).get("hits", [])}
         margin, age, popularity = self._columns(ids, fields, now)
         terms = commercial_terms(scores, margin, age, popularity, params)
         gone = np.array([doc_id not in fields for doc_id in ids])
