@@ -90,9 +90,9 @@ def _command_modules() -> tuple[Any, ...]:
 
     A group's parsers set ``handler=`` (a function of the parsed args returning the exit code).
     """
-    from hybrid_search.commands import demo, evaluate, observe, opensearch, serve, training
+    from hybrid_search.commands import demo, evaluate, ltr, observe, opensearch, serve, training
 
-    return (demo, serve, opensearch, evaluate, training, observe)
+    return (demo, serve, opensearch, evaluate, training, ltr, observe)
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Any:

@@ -97,6 +97,25 @@ class SearchSettings(BaseModel):
     max_query_chars: int = Field(512, ge=1)
     max_page: int = Field(50, ge=0)
     max_filters: int = Field(16, ge=0)
+    rerank: Literal["none", "ltr"] = Field(
+        "none", description="ltr: re-rank the fused window with the learned model (ltr_model)"
+    )
+    ltr_model: Path | None = Field(
+        None, description="MODEL_DIR written by `hybrid-search ltr train`"
+    )
+    ltr_window: int = Field(
+        200, ge=1, le=10000, description="top fused candidates the learned model re-ranks"
+    )
+
+    @model_validator(mode="after")
+    def _ltr_model_set(self) -> SearchSettings:
+        if self.rerank == "ltr" and self.ltr_model is None:
+            msg = (
+                "HYBRID_SEARCH_SEARCH__RERANK='ltr' needs HYBRID_SEARCH_SEARCH__LTR_MODEL "
+                "(a MODEL_DIR from `hybrid-search ltr train`), which is not set"
+            )
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _weights_positive(self) -> SearchSettings:

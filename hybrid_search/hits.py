@@ -8,7 +8,7 @@ from typing import Literal, NamedTuple, overload
 
 import numpy as np
 
-__all__ = ["Hit", "HitColumns", "IngestReport"]
+__all__ = ["CandidateScores", "Hit", "HitColumns", "IngestReport"]
 
 LegName = Literal["lexical", "vector"]
 
@@ -89,3 +89,25 @@ class IngestReport:
     def ok(self) -> bool:
         """True when nothing failed."""
         return not self.failed
+
+
+@dataclass(frozen=True)
+class CandidateScores:
+    """What a backend knows about given candidates of one query, for the learned re-rank.
+
+    Rows follow the keys asked for. ``field_scores`` is ``(n, len(fields))``: each lexical
+    field's own BM25 score for the query (the field's boost divided out; 0 where the field
+    matches no query term), scored by the same per-field clause the lexical leg runs, typo
+    expansions included. ``cosines`` is the cosine of the query and each stored vector (NaN
+    where the backend holds none). ``texts`` holds each candidate's lexical field values as
+    text (a list joined with spaces; "" when absent); ``ids`` the documents' ids.
+    """
+
+    fields: tuple[str, ...]
+    field_scores: np.ndarray
+    cosines: np.ndarray
+    texts: list[dict[str, str]]
+    ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)

@@ -10,7 +10,7 @@ import difflib
 import math
 import types
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt, ValidationError
@@ -22,6 +22,9 @@ from hybrid_search.ranking.adaptive import AdaptiveParams
 from hybrid_search.ranking.commercial import CommercialTerms
 from hybrid_search.ranking.confidence import cosine_from_score
 from hybrid_search.ranking.fusion import FusionResult
+
+if TYPE_CHECKING:
+    from hybrid_search.ltr.stage import LtrResult
 
 __all__ = [
     "CommercialOverrides",
@@ -84,6 +87,7 @@ class SearchRequest(BaseModel):
     adaptive_fusion: StrictBool | None = None
     commercial: CommercialOverrides | None = None
     explain: StrictBool = False
+    rerank: Literal["none", "ltr"] | None = None
 
 
 class SearchResponse(BaseModel):
@@ -250,11 +254,15 @@ def render_hits(
     explain: bool,
     *,
     cosine_scale: float = 1.0,
+    ltr: LtrResult | None = None,
 ) -> list[dict[str, Any]]:
     """The page's hits as the API returns them: id, rank, score, source and the per-stage
     breakdown (raw and normalised leg scores, the cosine, fused and commercial terms).
     ``cosine_scale`` is divided out of the recovered similarity (``vector_blocks``: the text
-    block's weight)."""
+    block's weight). With ``ltr`` (the learned re-rank ran, ``fused`` is its re-ordered window)
+    the breakdown adds the model's raw score ``ltr`` and its normalised ``ltr_normalized``
+    (what the commercial stage reads), ``fused`` stays the fusion's own score, and ``explain``
+    adds the top feature contributions (``ltr_contributions``)."""
     out = []
     rank = offset
     rows = np.asarray(page_rows, dtype=np.int64)
@@ -262,11 +270,24 @@ def render_hits(
     raw_rows, norm_rows = fused.raw[rows].tolist(), fused.normalized[rows].tolist()
     fused_scores = fused.scores[rows].tolist()
     term_rows: list[Any] = [None] * len(page_rows)
+    ltr_rows: list[Any] = [None] * len(page_rows)
+    ltr_name = ltr.model.name if ltr is not None else None
+    if ltr is not None:
+        explained = ltr.contributions(page_rows) if explain else [None] * len(page_rows)
+        ltr_rows = list(
+            zip(
+                ltr.model_scores[rows].tolist(),
+                ltr.fused_scores[rows].tolist(),
+                ltr.fused_positions[rows].tolist(),
+                explained,
+                strict=True,
+            )
+        )
     if terms is not None:
         columns = (terms.total, terms.relevance, terms.margin, terms.freshness, terms.popularity)
         term_rows = list(zip(*(column[rows].tolist() for column in columns), strict=True))
-    for i, raw_row, norm_row, fused_score, term_row in zip(
-        page_rows, raw_rows, norm_rows, fused_scores, term_rows, strict=True
+    for i, raw_row, norm_row, fused_score, term_row, ltr_row in zip(
+        page_rows, raw_rows, norm_rows, fused_scores, term_rows, ltr_rows, strict=True
     ):
         key = fused.keys[i]
         if key not in sources:
@@ -283,6 +304,10 @@ def render_hits(
             breakdown["vector_cosine"] = cosine
         breakdown["fused"] = fused_score
         score = fused_score
+        if ltr_row is not None:
+            breakdown.update(ltr=ltr_row[0], ltr_normalized=fused_score, fused=ltr_row[1])
+            if ltr_row[3] is not None:
+                breakdown["ltr_contributions"] = ltr_row[3]
         if term_row is not None:
             score, relevance, margin, freshness, popularity = term_row
             breakdown.update(
@@ -307,5 +332,7 @@ def render_hits(
                 "max_margin": terms.max_margin if terms is not None else None,
                 "max_popularity": terms.max_popularity if terms is not None else None,
             }
+            if ltr_row is not None:
+                item["explain"]["ltr"] = {"model": ltr_name, "fused_position": ltr_row[2]}
         out.append(item)
     return out

@@ -30,6 +30,7 @@ from hybrid_search.errors import (
     ModelMismatchError,
 )
 from hybrid_search.hits import Hit
+from hybrid_search.ltr.stage import LtrResult, LtrStage, RerankStep
 from hybrid_search.ranking.adaptive import (
     adaptive_vector_weight,
     has_code_token,
@@ -93,6 +94,8 @@ class Searcher:
         self._commercial_enabled = bool(base.pop("enabled"))
         self._commercial_params = CommercialParams(**base)
         self._adaptive = adaptive_params(settings.search)
+        model = settings.search.ltr_model
+        self.ltr: RerankStep | None = LtrStage(model, template) if model is not None else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Searcher:
@@ -240,6 +243,7 @@ class Searcher:
 
         lexical: Sequence[Hit] = []
         vector: Sequence[Hit] = []
+        vec: Any = None
         use_vector = mode != "lexical"
         pending: Future[tuple[Sequence[Hit], float]] | None = None
         # A backend with ``legs`` answers both legs in one round trip (OpenSearch: _msearch).
@@ -350,6 +354,8 @@ class Searcher:
             fused, mode_used, leg_names = native, "hybrid", ["lexical", "vector"]
         timings["fusion"] = (time.perf_counter() - t) * 1000
 
+        fused, ltr = self._learned_rerank(req, query, fused, leg_names, vec, typo, k, timings)
+
         t = time.perf_counter()
         enabled, params = self._commercial(req)
         terms = self.backend.rerank(fused, params, now=self._clock()) if enabled else None
@@ -371,6 +377,7 @@ class Searcher:
             req.page * k,
             req.explain,
             cosine_scale=self.template.text_similarity_scale,
+            ltr=ltr,
         )
         timings["total"] = (time.perf_counter() - t_start) * 1000
         encoder = self._encoder
@@ -389,6 +396,37 @@ class Searcher:
                 f"{encoder.embedder.model_id} ({encoder.embedder.runtime})" if encoder else None
             ),
         )
+
+    def _learned_rerank(
+        self,
+        req: SearchRequest,
+        query: str,
+        fused: FusionResult,
+        leg_names: list[str],
+        vec: Any,
+        fuzzy: bool,
+        k: int,
+        timings: dict[str, float],
+    ) -> tuple[FusionResult, LtrResult | None]:
+        """The learned re-rank (``search.rerank: ltr``): the top ``ltr_window`` of the fused
+        window re-ordered by the model, before the commercial stage (ltr/stage.py).
+
+        Raises:
+            InvalidRequestError: ``rerank: ltr`` was asked for but no model is configured.
+            ModelMismatchError: the model was trained with another embedding model.
+        """
+        if (req.rerank or self.settings.search.rerank) != "ltr" or not len(fused):
+            return fused, None
+        if self.ltr is None:
+            msg = "field 'rerank': 'ltr' needs a model: set HYBRID_SEARCH_SEARCH__LTR_MODEL"
+            raise InvalidRequestError(msg)
+        t = time.perf_counter()
+        if vec is not None:
+            self.ltr.check_embedding(self.encoder.embedder.model_id)
+        window = fused.head(max(self.settings.search.ltr_window, (req.page + 1) * k))
+        result = self.ltr.rerank(self.backend, query, window, leg_names, vec, fuzzy=fuzzy)
+        timings["ltr"] = (time.perf_counter() - t) * 1000
+        return (fused, None) if result is None else (result.fused, result)
 
     @staticmethod
     def _order(

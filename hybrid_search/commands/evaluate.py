@@ -53,6 +53,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     ev.add_argument("--also-against", default="", help="comma-separated further baseline modes")
     ev.add_argument("--candidates", type=int, default=100, help="window per leg of fixed modes")
     ev.add_argument("--no-chart", action="store_true")
+    ev.add_argument(
+        "--ltr-model",
+        type=Path,
+        help="MODEL_DIR from `ltr train`: adds the mode `ltr` (the default, re-ranked by it)",
+    )
     ev.set_defaults(handler=_eval)
 
     tune = sub.add_parser("tune", help="tune fusion on train queries, report held-out")
@@ -77,10 +82,12 @@ def _fields(args: argparse.Namespace) -> list[str] | None:
 
 def _eval(args: argparse.Namespace) -> int:
     from hybrid_search.cli import EXIT_OK, EXIT_USAGE, settings_from_args
-    from hybrid_search.evaluation.runner import default_modes
+    from hybrid_search.evaluation.runner import ModeSpec, default_modes
     from hybrid_search.evaluation.session import QuerySplit, open_session
 
     modes = default_modes(candidates=args.candidates)
+    if args.ltr_model is not None:
+        modes.append(ModeSpec("ltr", {"rerank": "ltr", "commercial": {"enabled": False}}))
     if args.list_modes:
         for spec in modes:
             _out(f"{spec.name}\t{json.dumps(dict(spec.request))}")
@@ -100,12 +107,24 @@ def _eval(args: argparse.Namespace) -> int:
             _out(f"error: baseline {b!r} is not among the modes {names}", err=True)
             return EXIT_USAGE
     settings = settings_from_args(args)
+    if args.ltr_model is not None:
+        settings.search.ltr_model = args.ltr_model
     split = QuerySplit(args.min_judgments, args.sample, args.train_sample, args.seed)
     session = open_session(
         settings, args.dataset, text_fields=_fields(args), cache_dir=args.cache_dir
     )
     try:
         qids = split.ids(session.dataset, args.split)
+        if args.ltr_model is not None:
+            seen = _trained_on(args.ltr_model) & set(qids)
+            if seen:
+                _out(
+                    f"error: the LTR model {args.ltr_model} was trained on {len(seen)} of these "
+                    f"{args.split} queries (e.g. {sorted(seen)[:3]}): score it on queries it "
+                    "has not seen",
+                    err=True,
+                )
+                return EXIT_USAGE
         results = session.run(modes, qids)
         embedder = session.searcher.embedder
         meta = {
@@ -129,6 +148,14 @@ def _eval(args: argparse.Namespace) -> int:
         session.close()
     _out(paths["markdown"].read_text(encoding="utf-8"))
     return EXIT_OK
+
+
+def _trained_on(model_dir: Path) -> set[str]:
+    """The query ids an LTR model was trained on (``train_queries.txt``; empty if absent)."""
+    path = model_dir / "train_queries.txt"
+    if not path.is_file():
+        return set()
+    return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
 
 
 def _tune(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ __all__ = [
     "bootstrap_ci",
     "compare",
     "evaluate",
+    "holm",
     "mean_metrics",
     "randomization_test",
     "tokens",
@@ -212,6 +213,20 @@ def randomization_test(
         signs = rng.choice((-1.0, 1.0), size=(n, d.size))
         hits += int(np.sum(np.abs(signs @ d) / d.size >= observed - 1e-12))
     return (hits + 1) / (samples + 1)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-adjusted p-values of a family of tests, in the order given (Holm, "A simple
+    sequentially rejective multiple test procedure", Scand. J. Statistics 1979): the i-th
+    smallest p times ``(m - i + 1)``, made monotone, capped at 1."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(p_values[i])))
+        adjusted[i] = running
+    return adjusted
 
 
 def bootstrap_ci(

@@ -53,10 +53,11 @@ from hybrid_search.errors import (
     IndexNotFoundError,
     ModelMismatchError,
 )
-from hybrid_search.hits import Hit, HitColumns
+from hybrid_search.hits import CandidateScores, Hit, HitColumns
 from hybrid_search.ranking.commercial import CommercialParams, CommercialTerms, commercial_terms
 from hybrid_search.ranking.confidence import scores_from_similarities
 from hybrid_search.ranking.fusion import FusionResult
+from hybrid_search.ranking.ltr_features import source_text
 from hybrid_search.templates import IndexTemplate
 
 __all__ = ["META_ID", "EmbeddedBackend"]
@@ -64,6 +65,9 @@ __all__ = ["META_ID", "EmbeddedBackend"]
 logger = logging.getLogger(__name__)
 
 _FILTER_CACHE = 64
+# Tantivy's BM25 carries the (k1 + 1) factor that Lucene dropped in 8.0: dividing it out puts
+# the per-field scores the learned re-rank reads on OpenSearch's scale (k1 = 1.2).
+_LUCENE_BM25_SCALE = 1.0 + 1.2
 
 
 class EmbeddedBackend(WritePath):
@@ -251,6 +255,61 @@ class EmbeddedBackend(WritePath):
             keys = np.array([-1 if key is None else key for key in found_keys], dtype=np.int64)
         keys, best = best_per_key(keys, np.array(scores), k, limit=snap.rows.n)
         return HitColumns(keys, best, "lexical")
+
+    def candidate_scores(
+        self,
+        text: str,
+        embedding: np.ndarray | None,
+        keys: Sequence[Hashable],
+        *,
+        fuzzy: bool = False,
+    ) -> CandidateScores:
+        """Each lexical field's BM25, the cosine and the field texts of given candidates.
+
+        The field clauses are the lexical leg's own (``LexicalSchema.field_queries``, typo
+        expansions included), each searched once over just these documents (a zero-score
+        filter on their keys), so a field that was not a candidate's best still gets its score.
+        Scores are on Lucene's BM25 scale (without tantivy's ``k1 + 1`` factor), as OpenSearch
+        gives them, so one model serves both backends.
+        """
+        snap = self._open()
+        rows = np.asarray([int(k) for k in keys], dtype=np.int64)  # type: ignore[call-overload]
+        fields = tuple(self.template.lexical_fields)
+        scores = np.zeros((rows.size, len(fields)))
+        if rows.size:
+            where = {int(r): i for i, r in enumerate(rows.tolist())}
+            only = tantivy.Query.const_score_query(
+                tantivy.Query.term_set_query(self.lex.schema, KEY_FIELD, rows.tolist()), 0.0
+            )
+            column = {name: j for j, name in enumerate(fields)}
+            for field in self.lex.field_queries(text, snap.searcher, fuzzy=fuzzy):
+                query = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Must, field.query), (tantivy.Occur.Must, only)]
+                )
+                hits = snap.searcher.search(query, rows.size, count=False).hits
+                if not hits:
+                    continue
+                found = snap.searcher.fast_field_values(KEY_FIELD, [a for _, a in hits])
+                j = column[field.field]
+                for (score, _), key in zip(hits, found, strict=True):
+                    if key is not None and key in where:
+                        scores[where[key], j] = score / (field.boost * _LUCENE_BM25_SCALE)
+        cosines = np.full(rows.size, np.nan)
+        valid = (rows >= 0) & (rows < snap.rows.n)
+        if embedding is not None and valid.any():
+            qvec = np.asarray(embedding, dtype=np.float64)
+            stored = np.asarray(snap.rows.vectors[rows[valid]], dtype=np.float64)
+            norms = np.linalg.norm(stored, axis=1) * float(np.linalg.norm(qvec))
+            cosines[valid] = (stored @ qvec) / np.maximum(norms, 1e-12)
+            cosines[valid] /= self.template.text_similarity_scale
+        read = self._rows.read(snap.rows, rows[valid].tolist())
+        texts: list[dict[str, str]] = []
+        ids: list[str] = []
+        for row in rows.tolist():
+            doc_id, source = read.get(row, ("", {}))
+            ids.append(doc_id)
+            texts.append({path: source_text(source, path) for path in fields})
+        return CandidateScores(fields, scores, cosines, texts, ids)
 
     def _filter_mask(self, snap: Snapshot, filters: list[FilterClause]) -> np.ndarray:
         def compute() -> np.ndarray:

@@ -137,7 +137,8 @@ class FieldQuery:
     ``terms`` are the field's exact terms (boosted query, field, term, boost), from which
     ``LexicalSchema.below`` bounds the field's best score; ``exact`` is False when a typo's
     fuzzy clause is among them (no bound then). ``potential`` orders the fields for the search,
-    likeliest high scorer first: the sum of the terms' boosted BM25 idf.
+    likeliest high scorer first: the sum of the terms' boosted BM25 idf. ``field`` is the
+    template's path of the field, ``boost`` its boost (every term carries it).
     """
 
     query: Any
@@ -146,6 +147,8 @@ class FieldQuery:
     terms: tuple[tuple[Any, str, str, float], ...]
     exact: bool
     potential: float
+    field: str
+    boost: float
 
 
 @dataclass(frozen=True)
@@ -338,6 +341,8 @@ class LexicalSchema:
                     tuple(terms),
                     exact,
                     potential,
+                    path,
+                    boost,
                 )
             )
         return per_field

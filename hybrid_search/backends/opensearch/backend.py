@@ -29,7 +29,9 @@ from hybrid_search.backends.opensearch.native import (
 from hybrid_search.config import Settings
 from hybrid_search.documents import FilterClause
 from hybrid_search.errors import BackendError, HybridSearchError, InvalidRequestError
-from hybrid_search.hits import Hit, IngestReport
+from hybrid_search.hits import CandidateScores, Hit, IngestReport
+from hybrid_search.ranking.confidence import cosine_from_score
+from hybrid_search.ranking.ltr_features import source_text
 from hybrid_search.templates import IndexTemplate
 
 __all__ = ["SENTINEL_SCORE_LIMIT", "OpenSearchBackend", "PipelineMissingError", "VectorLegError"]
@@ -279,6 +281,54 @@ class OpenSearchBackend(CommercialStage, NativeMode):
         lexical = out[0] if out else []
         vector = out[1] if len(out) > 1 else []
         return lexical, vector
+
+    def candidate_scores(
+        self,
+        text: str,
+        embedding: np.ndarray | None,
+        keys: Sequence[Hashable],
+        *,
+        fuzzy: bool = False,
+    ) -> CandidateScores:
+        """Each lexical field's BM25, the cosine and the field texts of given documents, in one
+        ``_msearch`` (``queries.candidate_bodies``).
+
+        Raises:
+            BackendError: a part of the ``_msearch`` failed on the cluster.
+        """
+        ids = queries.ids_of(keys)
+        fields = tuple(self.template.lexical_fields)
+        scores = np.zeros((len(ids), len(fields)))
+        cosines = np.full(len(ids), np.nan)
+        texts: list[dict[str, str]] = [dict.fromkeys(fields, "") for _ in ids]
+        doc_ids = list(ids)
+        if not ids:
+            return CandidateScores(fields, scores, cosines, texts, doc_ids)
+        vec = self._query_vector(embedding) if embedding is not None else None
+        bodies = queries.candidate_bodies(text, vec, self.template, ids, fuzzy=fuzzy)
+        req = Request("POST", "/_msearch", queries.msearch_body(self.alias, bodies))
+        responses = self.client.send(req, what="_msearch candidate scores").get("responses", [])
+        where = {doc_id: i for i, doc_id in enumerate(ids)}
+        for n, resp in enumerate(responses):
+            if "error" in resp:
+                reason = root_cause(resp)
+                msg = f"scoring the re-rank window failed in _msearch: {reason}"
+                raise BackendError(msg, status=resp.get("status"), reason=reason)
+            for hit in resp.get("hits", {}).get("hits", []):
+                i = where.get(hit.get("_id"))
+                if i is None:
+                    continue
+                if n < len(fields):
+                    scores[i, n] = float(hit.get("_score") or 0.0)
+                elif n == len(fields):
+                    source = hit.get("_source") or {}
+                    texts[i] = {path: source_text(source, path) for path in fields}
+                    doc_ids[i] = str(source.get(self.template.id_field, hit["_id"]))
+                else:
+                    score = float(hit.get("_score") or 0.0)
+                    cosine = cosine_from_score(score, self.template.vector.space_type)
+                    cosines[i] = cosine / self.template.text_similarity_scale
+        return CandidateScores(fields, scores, cosines, texts, doc_ids)
 
     # ------------------------------------------------------------------ fetch
     def fetch(self, keys: Sequence[Hashable]) -> dict[Hashable, tuple[str, dict[str, Any]]]:

@@ -22,6 +22,7 @@ from hybrid_search.templates import IndexTemplate
 
 __all__ = [
     "KNN_MAX_K",
+    "candidate_bodies",
     "filter_query",
     "hybrid_body",
     "ids_of",
@@ -281,6 +282,54 @@ def hybrid_body(
     if pipeline is not None:
         body["search_pipeline"] = pipeline
     return body
+
+
+def candidate_bodies(
+    text: str,
+    embedding: np.ndarray | None,
+    template: IndexTemplate,
+    ids: Sequence[str],
+    *,
+    fuzzy: bool = False,
+) -> list[dict[str, Any]]:
+    """What the learned re-rank asks about given documents, as ``_msearch`` bodies:
+
+    one per lexical field (that field's ``match`` clause of the lexical leg's ``multi_match``,
+    without the boost, typo options included, scoring only ``ids``: its BM25 per document),
+    then the documents' lexical fields (``_source``), then, with an embedding, a ``knn`` over
+    just ``ids`` (exact scores: an efficient filter of a few hundred documents is searched
+    exactly) whose ``_score`` gives each cosine.
+    """
+    only = {"ids": {"values": list(ids)}}
+    size = max(len(ids), 1)
+    bodies: list[dict[str, Any]] = []
+    for field in template.lexical_fields:
+        match: dict[str, Any] = {"query": text}
+        if fuzzy:
+            match.update(fuzziness="AUTO", prefix_length=1, max_expansions=3)
+        bodies.append(
+            {
+                "size": size,
+                "_source": False,
+                "track_total_hits": False,
+                "query": {"bool": {"must": [{"match": {field: match}}], "filter": [only]}},
+            }
+        )
+    sources = list(
+        dict.fromkeys([template.id_field, *(f.split(".")[0] for f in template.lexical_fields)])
+    )
+    bodies.append({"size": size, "_source": sources, "track_total_hits": False, "query": only})
+    if embedding is not None:
+        k = min(size, KNN_MAX_K)
+        bodies.append(
+            {
+                "size": k,
+                "_source": False,
+                "track_total_hits": False,
+                "query": knn_query(embedding, template, k=k, ids=list(ids)),
+            }
+        )
+    return bodies
 
 
 def ids_of(keys: Sequence[Hashable]) -> list[str]:

@@ -1,0 +1,251 @@
+"""Learning-to-rank features of one query's fused window: pure functions, no I/O.
+
+For every candidate of the window (the union of both legs' candidates, fused), one row of
+relevance features, the same on both backends because they are computed here from what the
+backends return (``CandidateScores``: each lexical field's BM25, the cosine, the field texts)
+and from the fusion result:
+
+- per lexical field ``f``: ``bm25[f]`` (that field's own BM25, not only the best field's),
+  ``coverage[f]`` (share of the query's tokens the field holds), ``length[f]`` (its tokens);
+- ``bm25_sum``, ``bm25_max``, ``bm25_gap`` (the window's best ``bm25_sum`` minus this one),
+  ``coverage_all`` (share of query tokens found in any field);
+- ``fused`` and ``fused_rank``; for each leg its normalised score and 1-based rank within the
+  leg (NaN where the leg did not return the candidate): ``lexical_normalized``,
+  ``lexical_rank``, ``vector_normalized``, ``vector_rank`` (not the raw lexical score: its scale
+  differs between the backends, tantivy's BM25 carrying Lucene's old ``k1 + 1`` factor);
+- ``cosine`` (exact, for every candidate, not only the vector leg's) and ``cosine_gap``;
+- ``title_exact`` (the title's tokens are the query's), ``title_phrase`` (the query's tokens
+  appear in order and adjacent in the title);
+- ``query_tokens``, ``query_chars``, ``query_is_code`` (a SKU / model-number token);
+- ``typo_terms`` (query tokens no candidate holds but whose close spellings some do, when the
+  typo-tolerant leg ran) and ``typo_matches`` (how many of those this candidate matched only
+  through such a spelling).
+
+No commercial field (margin, freshness, popularity) is a feature: the commercial stage stays
+separate and runs after the re-rank. LambdaMART itself is LightGBM's (Burges, "From RankNet to
+LambdaRank to LambdaMART: An Overview", MSR-TR-2010-82).
+
+Tokens: lower-cased alphanumeric runs, English stop words dropped, a trailing plural ``s``
+stripped (``"doors"`` and ``"door"`` agree); the backends' own analyzers are not used, so both
+backends produce the same text features.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from hybrid_search.hits import CandidateScores
+from hybrid_search.ranking.adaptive import has_code_token
+from hybrid_search.ranking.fusion import FusionResult
+
+__all__ = [
+    "FEATURE_SET_VERSION",
+    "LEG_NAMES",
+    "build_features",
+    "feature_names",
+    "source_text",
+    "text_tokens",
+    "title_field",
+]
+
+#: Bumped whenever a feature's definition changes; stored with every model.
+FEATURE_SET_VERSION = 1
+LEG_NAMES = ("lexical", "vector")
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    {"a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it"}
+    | {"of", "on", "or", "the", "to", "with"}
+)
+_PER_FIELD = ("bm25", "coverage", "length")
+_GLOBAL = (
+    "bm25_sum",
+    "bm25_max",
+    "bm25_gap",
+    "coverage_all",
+    "fused",
+    "fused_rank",
+    "lexical_normalized",
+    "lexical_rank",
+    "vector_normalized",
+    "vector_rank",
+    "cosine",
+    "cosine_gap",
+    "title_exact",
+    "title_phrase",
+    "query_tokens",
+    "query_chars",
+    "query_is_code",
+    "typo_terms",
+    "typo_matches",
+)
+
+
+def source_text(source: Mapping[str, Any], path: str) -> str:
+    """A lexical field's text in a document source (``brand.text`` reads ``brand``; a list is
+    joined with spaces; "" when absent)."""
+    value = source.get(path.split(".")[0])
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value if v is not None)
+    return str(value)
+
+
+def _normal(token: str) -> str:
+    if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
+        return token[:-1]
+    return token
+
+
+def text_tokens(text: str) -> list[str]:
+    """The feature tokens of a text, in order (see the module docstring)."""
+    return [_normal(t) for t in _TOKEN.findall(text.lower()) if t not in _STOP]
+
+
+def title_field(fields: Sequence[str]) -> str | None:
+    """The field the title features read: ``title`` if the template has one, else the first."""
+    if "title" in fields:
+        return "title"
+    return fields[0] if fields else None
+
+
+def feature_names(fields: Sequence[str]) -> list[str]:
+    """The feature columns for a template's lexical fields, in order."""
+    per_field = [f"{kind}[{field}]" for field in fields for kind in _PER_FIELD]
+    return [*per_field, *_GLOBAL]
+
+
+def _fuzziness(term: str) -> int:
+    """OpenSearch's ``fuzziness: AUTO`` (as the lexical leg uses it)."""
+    return 0 if len(term) <= 2 else 1 if len(term) <= 5 else 2
+
+
+def _expansions(missing: Sequence[str], vocabulary: Sequence[str]) -> dict[str, set[str]]:
+    """Each missing query token's close spellings in the window (same first character)."""
+    out: dict[str, set[str]] = {}
+    for term in missing:
+        limit = _fuzziness(term)
+        if limit == 0:
+            continue
+        pool = [w for w in vocabulary if w[0] == term[0]]
+        found = process.extract(term, pool, scorer=OSA.distance, score_cutoff=limit, limit=None)
+        if found:
+            out[term] = {word for word, _, _ in found}
+    return out
+
+
+def _leg_ranks(raw: np.ndarray) -> np.ndarray:
+    """1-based rank by raw score within each leg's column (NaN where missing)."""
+    ranks = np.full(raw.shape, np.nan)
+    for j in range(raw.shape[1]):
+        present = np.flatnonzero(~np.isnan(raw[:, j]))
+        if present.size:
+            order = present[np.argsort(-raw[present, j], kind="stable")]
+            ranks[order, j] = np.arange(1, order.size + 1)
+    return ranks
+
+
+def _phrase(query: Sequence[str], title: Sequence[str]) -> bool:
+    n = len(query)
+    if not n or n > len(title):
+        return False
+    first = query[0]
+    return any(
+        title[i] == first and list(title[i : i + n]) == list(query)
+        for i in range(len(title) - n + 1)
+    )
+
+
+def build_features(
+    query: str,
+    fused: FusionResult,
+    leg_names: Sequence[str],
+    scores: CandidateScores,
+    *,
+    fuzzy: bool,
+) -> np.ndarray:
+    """One feature row per candidate of ``fused`` (rows in fused order), columns as
+    ``feature_names(scores.fields)``; NaN where a value does not exist.
+
+    ``scores`` must hold the same candidates in the same order as ``fused``; ``leg_names``
+    names the columns of ``fused.raw`` (``["lexical", "vector"]``, or the one leg used).
+
+    Raises:
+        ValueError: ``scores`` and ``fused`` differ in length.
+    """
+    n, fields = len(fused), scores.fields
+    if len(scores) != n:
+        msg = f"{len(scores)} candidate scores for a window of {n} candidates"
+        raise ValueError(msg)
+    names = feature_names(fields)
+    out = np.full((n, len(names)), np.nan)
+    if n == 0:
+        return out
+    q_tokens = list(dict.fromkeys(text_tokens(query)))
+    q_set = set(q_tokens)
+    q_count = len(q_tokens)
+    doc_tokens = [[text_tokens(texts.get(f, "")) for f in fields] for texts in scores.texts]
+    doc_sets = [[set(tokens) for tokens in row] for row in doc_tokens]
+    width = len(_PER_FIELD)
+    bm25 = np.asarray(scores.field_scores, dtype=np.float64).reshape(n, len(fields))
+    for j in range(len(fields)):
+        out[:, width * j] = bm25[:, j]
+        out[:, width * j + 1] = [
+            len(q_set & row[j]) / q_count if q_count else 0.0 for row in doc_sets
+        ]
+        out[:, width * j + 2] = [len(row[j]) for row in doc_tokens]
+    col = {name: i for i, name in enumerate(names)}
+
+    bm25_sum = bm25.sum(axis=1) if fields else np.zeros(n)
+    out[:, col["bm25_sum"]] = bm25_sum
+    out[:, col["bm25_max"]] = bm25.max(axis=1) if fields else 0.0
+    out[:, col["bm25_gap"]] = float(bm25_sum.max()) - bm25_sum
+    union = [set().union(*row) for row in doc_sets]
+    out[:, col["coverage_all"]] = [len(q_set & u) / q_count if q_count else 0.0 for u in union]
+
+    out[:, col["fused"]] = fused.scores
+    out[:, col["fused_rank"]] = np.arange(1, n + 1)
+    ranks = _leg_ranks(fused.raw)
+    for j, leg in enumerate(leg_names):
+        if leg == "lexical":
+            out[:, col["lexical_normalized"]] = fused.normalized[:, j]
+            out[:, col["lexical_rank"]] = ranks[:, j]
+        elif leg == "vector":
+            out[:, col["vector_normalized"]] = fused.normalized[:, j]
+            out[:, col["vector_rank"]] = ranks[:, j]
+    cosines = np.asarray(scores.cosines, dtype=np.float64)
+    out[:, col["cosine"]] = cosines
+    if not np.all(np.isnan(cosines)):
+        out[:, col["cosine_gap"]] = float(np.nanmax(cosines)) - cosines
+
+    title = title_field(fields)
+    if title is not None:
+        t = list(fields).index(title)
+        q_list = text_tokens(query)
+        out[:, col["title_exact"]] = [
+            float(bool(q_list) and row[t] == q_list) for row in doc_tokens
+        ]
+        out[:, col["title_phrase"]] = [float(_phrase(q_list, row[t])) for row in doc_tokens]
+    out[:, col["query_tokens"]] = q_count
+    out[:, col["query_chars"]] = len(query)
+    out[:, col["query_is_code"]] = float(has_code_token(query))
+
+    typo_terms = 0.0
+    typo_matches = np.zeros(n)
+    if fuzzy and q_count:
+        vocabulary = sorted(set().union(*union))
+        known = set(vocabulary)
+        expanded = _expansions([t for t in q_tokens if t not in known], vocabulary)
+        typo_terms = float(len(expanded))
+        for i, u in enumerate(union):
+            typo_matches[i] = sum(bool(spellings & u) for spellings in expanded.values())
+    out[:, col["typo_terms"]] = typo_terms
+    out[:, col["typo_matches"]] = typo_matches
+    return out
