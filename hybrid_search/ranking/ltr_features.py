@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,7 @@ FEATURE_SET_VERSION = 1
 LEG_NAMES = ("lexical", "vector")
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+_TEXT_CACHE = 1 << 15  # tokenised texts kept (a catalogue's popular products recur)
 _STOP = frozenset(
     {"a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it"}
     | {"of", "on", "or", "the", "to", "with"}
@@ -104,9 +106,14 @@ def _normal(token: str) -> str:
     return token
 
 
+@lru_cache(maxsize=_TEXT_CACHE)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(_normal(t) for t in _TOKEN.findall(text.lower()) if t not in _STOP)
+
+
 def text_tokens(text: str) -> list[str]:
     """The feature tokens of a text, in order (see the module docstring)."""
-    return [_normal(t) for t in _TOKEN.findall(text.lower()) if t not in _STOP]
+    return list(_tokens(text))
 
 
 def title_field(fields: Sequence[str]) -> str | None:
@@ -152,15 +159,12 @@ def _leg_ranks(raw: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _phrase(query: Sequence[str], title: Sequence[str]) -> bool:
+def _phrase(query: tuple[str, ...], title: tuple[str, ...]) -> bool:
     n = len(query)
     if not n or n > len(title):
         return False
     first = query[0]
-    return any(
-        title[i] == first and list(title[i : i + n]) == list(query)
-        for i in range(len(title) - n + 1)
-    )
+    return any(title[i] == first and title[i : i + n] == query for i in range(len(title) - n + 1))
 
 
 def build_features(
@@ -191,7 +195,7 @@ def build_features(
     q_tokens = list(dict.fromkeys(text_tokens(query)))
     q_set = set(q_tokens)
     q_count = len(q_tokens)
-    doc_tokens = [[text_tokens(texts.get(f, "")) for f in fields] for texts in scores.texts]
+    doc_tokens = [[_tokens(texts.get(f, "")) for f in fields] for texts in scores.texts]
     doc_sets = [[set(tokens) for tokens in row] for row in doc_tokens]
     width = len(_PER_FIELD)
     bm25 = np.asarray(scores.field_scores, dtype=np.float64).reshape(n, len(fields))
@@ -228,11 +232,15 @@ def build_features(
     title = title_field(fields)
     if title is not None:
         t = list(fields).index(title)
-        q_list = text_tokens(query)
+        q_list = _tokens(query)
+        # only a title holding every query token can match it exactly or as a phrase
+        whole = [bool(q_set) and q_set <= row[t] for row in doc_sets]
         out[:, col["title_exact"]] = [
-            float(bool(q_list) and row[t] == q_list) for row in doc_tokens
+            float(w and doc_tokens[i][t] == q_list) for i, w in enumerate(whole)
         ]
-        out[:, col["title_phrase"]] = [float(_phrase(q_list, row[t])) for row in doc_tokens]
+        out[:, col["title_phrase"]] = [
+            float(w and _phrase(q_list, doc_tokens[i][t])) for i, w in enumerate(whole)
+        ]
     out[:, col["query_tokens"]] = q_count
     out[:, col["query_chars"]] = len(query)
     out[:, col["query_is_code"]] = float(has_code_token(query))
