@@ -280,16 +280,13 @@ def drop_alias(backend: Any) -> None:
 
 
 def guard_cluster_client(backend: Any) -> None:
-    """Every body ``backend`` sends is checked against the spec (where found) and refused if it
+    """Every body ``backend`` sends is checked against the spec and refused if it
     maps faiss or nmslib (see ``refuse_native_engine``)."""
     from hybrid_search.backends.opensearch.spec import SpecValidator, default_spec_dir
     from tests.opensearch.validating import Validating
 
-    spec_dir = default_spec_dir()
     backend.client = backend.bootstrapper.client = Validating(
-        backend.client,
-        SpecValidator(spec_dir) if spec_dir is not None else None,
-        guard=refuse_native_engine,
+        backend.client, SpecValidator(default_spec_dir()), guard=refuse_native_engine
     )
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from hybrid_search.backends.opensearch.backend import OpenSearchBackend
 from hybrid_search.backends.opensearch.client import Request
-from hybrid_search.backends.opensearch.spec import SPEC_DIR_ENV, SpecValidator, default_spec_dir
+from hybrid_search.backends.opensearch.spec import SpecValidator, default_spec_dir
 from hybrid_search.config import Settings, load_settings
 from hybrid_search.errors import HybridSearchError
 from hybrid_search.ingest import index_documents
@@ -25,23 +25,11 @@ from hybrid_search.templates import IndexTemplate
 from tests.conftest import HashEmbedder, running_osmem
 from tests.opensearch.validating import Validating
 
-SPEC_DIR = default_spec_dir()
-
 
 @pytest.fixture(scope="session")
 def validator() -> SpecValidator:
-    if SPEC_DIR is None:
-        pytest.skip(
-            f"OpenSearch API spec not found: set {SPEC_DIR_ENV} or check out "
-            "../shared/opensearch-api-spec"
-        )
-    return SpecValidator(SPEC_DIR)
-
-
-@pytest.fixture(scope="session")
-def optional_validator() -> SpecValidator | None:
-    """The spec validator where the spec is checked out, else None (osmem tests still run)."""
-    return SpecValidator(SPEC_DIR) if SPEC_DIR is not None else None
+    """The spec validator: the packaged subset, or ``$HYBRID_SEARCH_OPENSEARCH_SPEC_DIR``."""
+    return SpecValidator(default_spec_dir())
 
 
 @pytest.fixture
@@ -64,12 +52,11 @@ def osmem_backend(
     osmem: Any,
     os_settings: Callable[..., Settings],
     template: IndexTemplate,
-    optional_validator: SpecValidator | None,
+    validator: SpecValidator,
 ) -> Iterator[Callable[..., OpenSearchBackend]]:
     """Backends on osmem, each with its own uuid alias; their indices are deleted afterwards.
 
-    Every request body they send is validated against the OpenSearch API specification when it
-    is checked out (``../shared/opensearch-api-spec``); without it they run unvalidated.
+    Every request body they send is validated against the OpenSearch API specification.
     """
     made: list[OpenSearchBackend] = []
 
@@ -77,10 +64,9 @@ def osmem_backend(
         alias = opensearch.pop("index_alias", f"hs-test-{uuid.uuid4().hex[:12]}")
         settings = os_settings(url=osmem.url, index_alias=alias, max_retries=0, **opensearch)
         backend = OpenSearchBackend(settings, template)
-        if optional_validator is not None:
-            client: Any = Validating(backend.client, optional_validator)
-            backend.client = client
-            backend.bootstrapper.client = client
+        client: Any = Validating(backend.client, validator)
+        backend.client = client
+        backend.bootstrapper.client = client
         made.append(backend)
         return backend
 

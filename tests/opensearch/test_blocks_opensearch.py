@@ -80,15 +80,14 @@ def _docs(corpus):
     return docs
 
 
-def test_bulk_and_reindex_on_osmem_keep_the_behaviour_block(osmem, optional_validator, corpus):
+def test_bulk_and_reindex_on_osmem_keep_the_behaviour_block(osmem, validator, corpus):
     alias = f"hs-blocks-{uuid.uuid4().hex[:10]}"
     settings = load_settings(
         backend="opensearch", opensearch={"url": osmem.url, "index_alias": alias, "max_retries": 0}
     )
     backend = OpenSearchBackend(settings, TEMPLATE)
-    if optional_validator is not None:  # every body sent is checked against the spec
-        client = Validating(backend.client, optional_validator)
-        backend.client = backend.bootstrapper.client = client  # type: ignore[assignment]
+    client = Validating(backend.client, validator)  # every body sent is checked against the spec
+    backend.client = backend.bootstrapper.client = client  # type: ignore[assignment]
     emb = HashEmbedder()
     try:
         report = index_documents(
@@ -113,7 +112,7 @@ def test_bulk_and_reindex_on_osmem_keep_the_behaviour_block(osmem, optional_vali
         backend.close()
 
 
-def test_turning_blocks_on_is_a_reindex(osmem, optional_validator, corpus):
+def test_turning_blocks_on_is_a_reindex(osmem, validator, corpus):
     """products (384-d cosine) -> products-behaviour on the same alias: the reindex builds the
     416-d inner-product version; every product starts with an empty behaviour block."""
     alias = f"hs-blocks-{uuid.uuid4().hex[:10]}"
@@ -123,9 +122,8 @@ def test_turning_blocks_on_is_a_reindex(osmem, optional_validator, corpus):
     old = OpenSearchBackend(settings, load_template("products"))
     new = OpenSearchBackend(settings, TEMPLATE)
     for backend in (old, new):
-        if optional_validator is not None:
-            client = Validating(backend.client, optional_validator)
-            backend.client = backend.bootstrapper.client = client  # type: ignore[assignment]
+        client = Validating(backend.client, validator)
+        backend.client = backend.bootstrapper.client = client  # type: ignore[assignment]
     emb = HashEmbedder()
     try:
         report = index_documents(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from hybrid_search.backends.opensearch.spec import (
+    PACKAGED_SPEC_DIR,
     SPEC_DIR_ENV,
     SPEC_GAPS,
     SpecValidator,
@@ -20,13 +21,10 @@ from hybrid_search.backends.opensearch.spec import (
 )
 from hybrid_search.errors import ConfigError, TemplateError
 
-SPEC_DIR = default_spec_dir()
-SKIP_REASON = (
-    f"OpenSearch API spec not found: set {SPEC_DIR_ENV} or check out ../shared/opensearch-api-spec"
-)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Every body in reference/opensearch-examples.json is one the reference calls valid on the server
+# Every body in tests/data/opensearch-examples.json (a copy of the shared
+# reference/opensearch-examples.json) is one the reference calls valid on the server
 # (pipeline_minmax and hybrid_inline_pipeline only through an allow-listed spec gap).
 EXAMPLE_KINDS = {
     "create_index": "create_index",
@@ -48,18 +46,12 @@ EXAMPLE_KINDS = {
 
 @pytest.fixture(scope="module")
 def validator() -> SpecValidator:
-    if SPEC_DIR is None:
-        pytest.skip(SKIP_REASON)
-    return SpecValidator(SPEC_DIR)
+    return SpecValidator(default_spec_dir())
 
 
 @pytest.fixture(scope="module")
 def examples() -> dict[str, Any]:
-    if SPEC_DIR is None:
-        pytest.skip(SKIP_REASON)
-    path = SPEC_DIR.parent / "reference" / "opensearch-examples.json"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
+    path = REPO_ROOT / "tests" / "data" / "opensearch-examples.json"
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
@@ -317,6 +309,15 @@ def test_missing_spec_directory_is_a_config_error(tmp_path):
 def test_default_spec_dir_prefers_the_env_var(tmp_path, monkeypatch):
     monkeypatch.setenv(SPEC_DIR_ENV, str(tmp_path))
     assert default_spec_dir() == tmp_path.resolve()
+
+
+def test_default_spec_dir_is_the_packaged_subset(tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv(SPEC_DIR_ENV, raising=False)
+    assert default_spec_dir() == PACKAGED_SPEC_DIR
+    assert (PACKAGED_SPEC_DIR / "namespaces" / "_core.yaml").is_file()
+    monkeypatch.setenv(SPEC_DIR_ENV, str(tmp_path / "missing"))
+    assert default_spec_dir() == PACKAGED_SPEC_DIR
+    assert "using the packaged subset" in caplog.text
 
 
 def test_warm_validation_is_fast(validator, examples):

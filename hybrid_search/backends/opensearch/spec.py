@@ -1,10 +1,11 @@
 """Validate OpenSearch request bodies against the official OpenSearch API specification.
 
-The spec (split YAML, OpenAPI 3.1) is read at run time from its directory, e.g.
-``../shared/opensearch-api-spec``; nothing of it is copied into the package. Each body kind is a
-``components.requestBodies`` entry of a namespace file, checked with jsonschema's Draft 2020-12
-validator; a ``referencing.Registry`` loads YAML files by ``file://`` URI, so the relative
-``../schemas/...`` references resolve. Three in-memory layers sit on top (see
+The spec (split YAML, OpenAPI 3.1) ships with the package as a subset (``api_spec/``: only the
+components reachable from ``spec_roots()``, extracted by ``scripts/extract_opensearch_spec.py``);
+``$HYBRID_SEARCH_OPENSEARCH_SPEC_DIR`` points the validator at a full checkout instead. Each body
+kind is a ``components.requestBodies`` entry of a namespace file, checked with jsonschema's
+Draft 2020-12 validator; a ``referencing.Registry`` loads YAML files by ``file://`` URI, so the
+relative ``../schemas/...`` references resolve. Three in-memory layers sit on top (see
 ``reference/opensearch.md`` section 4; the rules themselves are in ``spec_rules.py``):
 
 * strict overlay: ``KnnQuery`` and ``HybridQuery`` reject unknown keys; ``k`` in [1, 10000],
@@ -45,11 +46,20 @@ from hybrid_search.backends.opensearch.spec_rules import (
 )
 from hybrid_search.errors import ConfigError, TemplateError
 
-__all__ = ["SPEC_DIR_ENV", "SPEC_GAPS", "SpecGap", "SpecValidator", "default_spec_dir"]
+__all__ = [
+    "PACKAGED_SPEC_DIR",
+    "SPEC_DIR_ENV",
+    "SPEC_GAPS",
+    "SpecGap",
+    "SpecValidator",
+    "default_spec_dir",
+    "spec_roots",
+]
 
 logger = logging.getLogger(__name__)
 
 SPEC_DIR_ENV = "HYBRID_SEARCH_OPENSEARCH_SPEC_DIR"
+PACKAGED_SPEC_DIR = Path(__file__).resolve().parent / "api_spec"
 
 _YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _JsonPath = tuple[str | int, ...]
@@ -71,26 +81,40 @@ _LINE_SCHEMAS: dict[str, str] = {
 _KINDS = tuple(sorted([*_REQUEST_BODIES, "bulk", "msearch"]))
 
 
-def default_spec_dir() -> Path | None:
+def spec_roots() -> list[str]:
+    """Return the spec components the validator starts from, as ``file#/json/pointer``.
+
+    The request bodies of ``kinds()``, the NDJSON line schemas and the strict-overlay targets;
+    the packaged subset holds these and everything they reference (a test keeps it so).
+    """
+    roots = [
+        f"namespaces/{file_name}#/components/requestBodies/{_escape(name)}"
+        for file_name, name in _REQUEST_BODIES.values()
+    ]
+    roots += [f"schemas/{ref}" for ref in _LINE_SCHEMAS.values()]
+    roots += [
+        f"schemas/{file_name}{LOCAL}{_escape(name)}"
+        for file_name, overlays in STRICT_OVERLAYS.items()
+        for name in overlays
+    ]
+    return sorted(set(roots))
+
+
+def default_spec_dir() -> Path:
     """Locate the OpenSearch API specification directory.
 
-    Looks at ``$HYBRID_SEARCH_OPENSEARCH_SPEC_DIR``, then ``../shared/opensearch-api-spec``
-    relative to the current directory, then relative to the repository root.
-
     Returns:
-        The first candidate that is a directory, or None when none is (a set but missing
-        ``$HYBRID_SEARCH_OPENSEARCH_SPEC_DIR`` is logged as a warning and skipped).
+        ``$HYBRID_SEARCH_OPENSEARCH_SPEC_DIR`` when it is a directory (a full checkout of the
+        spec's ``spec/`` folder), else the subset packaged with hybrid_search (a set but missing
+        ``$HYBRID_SEARCH_OPENSEARCH_SPEC_DIR`` is logged as a warning).
     """
-    candidates: list[Path] = []
     env = os.environ.get(SPEC_DIR_ENV)
     if env:
-        candidates.append(Path(env).expanduser())
-        if not candidates[0].is_dir():
-            logger.warning("%s=%s is not a directory; looking elsewhere", SPEC_DIR_ENV, env)
-    candidates.append(Path.cwd().parent / "shared" / "opensearch-api-spec")
-    repo_root = Path(__file__).resolve().parents[3]
-    candidates.append(repo_root.parent / "shared" / "opensearch-api-spec")
-    return next((path.resolve() for path in candidates if path.is_dir()), None)
+        path = Path(env).expanduser()
+        if path.is_dir():
+            return path.resolve()
+        logger.warning("%s=%s is not a directory; using the packaged subset", SPEC_DIR_ENV, env)
+    return PACKAGED_SPEC_DIR
 
 
 class SpecValidator:
