@@ -172,8 +172,10 @@ class OpenSearchBackend(CommercialStage, NativeMode):
         wait costs more than the indexing. If the load raises, nothing is refreshed: the
         documents written become searchable at the index's next scheduled refresh.
 
-        Raises:
-            BackendError: the final refresh failed.
+        A failed final refresh (the node went down during the load) is logged, not raised: the
+        load's ``IngestReport`` is the record of which documents were acknowledged and which
+        failed, and raising here would discard it. Acknowledged documents are durable (the
+        translog) and searchable at the index's next refresh.
         """
         self._loading.depth = getattr(self._loading, "depth", 0) + 1
         try:
@@ -181,7 +183,14 @@ class OpenSearchBackend(CommercialStage, NativeMode):
         finally:
             self._loading.depth -= 1
         if not self._loading.depth:
-            self.client.send(Request("POST", f"/{self.alias}/_refresh"), what="refresh")
+            try:
+                self.client.send(Request("POST", f"/{self.alias}/_refresh"), what="refresh")
+            except HybridSearchError as exc:
+                logger.warning(
+                    "the refresh after the bulk load failed (%s); the documents written become "
+                    "searchable at the index's next refresh",
+                    exc,
+                )
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete by id; returns how many existed.

@@ -4,7 +4,8 @@ Every call goes through ``OpenSearchClient.send(Request)``, a ``(method, path, b
 value, so the ``plan`` command can write the very requests the backend would send. Errors are
 translated in one context manager (like httpx's ``map_httpcore_exceptions``)::
 
-    opensearchpy.ConnectionError / ConnectionTimeout / SSLError  ->  BackendUnavailableError (503)
+    opensearchpy.ConnectionTimeout (no answer in timeout_s)      ->  BackendUnavailableError (503)
+    opensearchpy.ConnectionError / SSLError                      ->  BackendUnavailableError (503)
     TransportError 404 index_not_found_exception                 ->  IndexNotFoundError (404)
     any other TransportError                                     ->  BackendError(status, reason)
 
@@ -97,8 +98,12 @@ def _retryable(exc: BaseException) -> bool:
 
 
 @contextmanager
-def map_opensearch_errors(what: str, hosts: str) -> Iterator[None]:
+def map_opensearch_errors(
+    what: str, hosts: str, *, timeout_s: float | None = None, attempts: int = 1
+) -> Iterator[None]:
     """Translate opensearch-py exceptions into the package's error tree, keeping the cause.
+
+    ``timeout_s`` and ``attempts`` (the client's settings) go into the message of a timeout.
 
     Raises:
         BackendUnavailableError: the cluster cannot be reached (or kept answering 429/5xx).
@@ -109,6 +114,19 @@ def map_opensearch_errors(what: str, hosts: str) -> Iterator[None]:
 
     try:
         yield
+    except os_exc.ConnectionTimeout as exc:
+        # A hung node connects and never answers: "unreachable, check the URL" would mislead.
+        budget = (
+            f" within {timeout_s:g} s (HYBRID_SEARCH_OPENSEARCH__TIMEOUT_S)" if timeout_s else ""
+        )
+        tries = (
+            f", {attempts} tries (HYBRID_SEARCH_OPENSEARCH__MAX_RETRIES)" if attempts > 1 else ""
+        )
+        msg = (
+            f"OpenSearch at {hosts} did not answer {what}{budget}{tries}: "
+            f"ConnectionTimeout: {getattr(exc, 'error', exc)}"
+        )
+        raise BackendUnavailableError(msg) from exc
     except os_exc.ConnectionError as exc:
         msg = (
             f"OpenSearch at {hosts} is unreachable during {what}: {type(exc).__name__}: "
@@ -216,7 +234,12 @@ class OpenSearchClient:
                 state.attempt_number,
             ),
         )
-        with map_opensearch_errors(label, self.hosts):
+        with map_opensearch_errors(
+            label,
+            self.hosts,
+            timeout_s=self.settings.timeout_s,
+            attempts=self.settings.max_retries + 1,
+        ):
             return retrying(
                 self.raw.transport.perform_request,
                 request.method,
