@@ -188,6 +188,11 @@ class OpenSearchSettings(BaseModel):
     timeout_s: float = Field(10.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10, description="retries on 429/5xx/connection errors")
     retry_max_wait_s: float = Field(2.0, gt=0, le=60, description="cap of the jittered backoff")
+    retry_on_timeout: bool = Field(
+        False,
+        description="retry a request that timed out too (a hung node then costs "
+        "(max_retries + 1) * timeout_s instead of timeout_s)",
+    )
     index_alias: str = Field("products", pattern=r"^[a-z0-9][a-z0-9_\-]*$")
     mode: Literal["sidecar", "native"] = Field(
         "sidecar", description="sidecar: _msearch legs + fusion here; native: hybrid + pipeline"

@@ -89,6 +89,26 @@ def test_retries_are_bounded(os_settings):
     assert flaky.calls == 3
 
 
+@pytest.mark.parametrize(("retry_on_timeout", "calls"), [(False, 1), (True, 3)])
+def test_a_timeout_is_retried_only_when_asked(os_settings, retry_on_timeout, calls):
+    """A hung node costs one timeout_s by default, not (max_retries + 1) of them; a refused
+    connection is still retried."""
+    from opensearchpy import ConnectionError as OSConnectionError
+    from opensearchpy import ConnectionTimeout
+
+    flaky = _Flaky([ConnectionTimeout("TIMEOUT", "Read timed out", None)] * 5)
+    client = _client_with(os_settings, flaky, max_retries=2, retry_on_timeout=retry_on_timeout)
+    with pytest.raises(BackendUnavailableError, match="did not answer GET /") as err:
+        client.send(Request("GET", "/"))
+    assert flaky.calls == calls
+    assert ("3 tries" in str(err.value)) is retry_on_timeout
+    refused = _Flaky([OSConnectionError("N/A", "refused", None)] * 2)
+    assert _client_with(os_settings, refused, max_retries=2).send(Request("GET", "/")) == {
+        "ok": True
+    }
+    assert refused.calls == 3
+
+
 def test_a_400_is_not_retried_and_keeps_the_root_cause(os_settings):
     from opensearchpy import TransportError
 

@@ -9,9 +9,11 @@ translated in one context manager (like httpx's ``map_httpcore_exceptions``)::
     TransportError 404 index_not_found_exception                 ->  IndexNotFoundError (404)
     any other TransportError                                     ->  BackendError(status, reason)
 
-Retries (tenacity): connection errors, timeouts and HTTP 429/502/503/504 are retried up to
+Retries (tenacity): connection errors and HTTP 429/502/503/504 are retried up to
 ``opensearch.max_retries`` times with full-jitter exponential backoff capped at
-``opensearch.retry_max_wait_s``; anything else fails at once.
+``opensearch.retry_max_wait_s``; a timeout (a node that connects and does not answer) only
+with ``opensearch.retry_on_timeout``, so that a hung node costs a storefront one
+``timeout_s``, not ``(max_retries + 1) * timeout_s``; anything else fails at once.
 """
 
 from __future__ import annotations
@@ -87,11 +89,13 @@ def _status(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
-def _retryable(exc: BaseException) -> bool:
+def _retryable(exc: BaseException, *, on_timeout: bool = False) -> bool:
     from opensearchpy import exceptions as os_exc
 
     if isinstance(exc, os_exc.SSLError):
         return False  # a certificate problem does not heal by retrying
+    if isinstance(exc, os_exc.ConnectionTimeout):
+        return on_timeout
     if isinstance(exc, os_exc.ConnectionError):
         return True
     return isinstance(exc, os_exc.TransportError) and _status(exc) in RETRY_STATUSES
@@ -225,7 +229,9 @@ class OpenSearchClient:
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.max_retries + 1),
             wait=wait_random_exponential(multiplier=0.05, max=self.settings.retry_max_wait_s),
-            retry=retry_if_exception(_retryable),
+            retry=retry_if_exception(
+                lambda exc: _retryable(exc, on_timeout=self.settings.retry_on_timeout)
+            ),
             reraise=True,
             before_sleep=lambda state: logger.warning(
                 "retrying %s after %s (attempt %d)",
@@ -238,7 +244,7 @@ class OpenSearchClient:
             label,
             self.hosts,
             timeout_s=self.settings.timeout_s,
-            attempts=self.settings.max_retries + 1,
+            attempts=self.settings.max_retries + 1 if self.settings.retry_on_timeout else 1,
         ):
             return retrying(
                 self.raw.transport.perform_request,
