@@ -206,8 +206,8 @@ class OpenSearchSettings(BaseModel):
     )
     commercial_stage: Literal["sidecar", "painless"] = Field(
         "sidecar",
-        description="sidecar: one ids search for the window's commercial fields and the formula here; "
-        "painless: window stats + a script_score on the cluster (two round trips)",
+        description="sidecar: one ids search for the window's commercial fields and the "
+        "formula here; painless: window stats + a script_score on the cluster (two round trips)",
     )
     commercial_script: Literal["inline", "stored"] = Field(
         "inline", description="painless stage: source sent inline, or the stored script"
