@@ -13,7 +13,7 @@ from hybrid_search.backends.opensearch import admin
 from hybrid_search.backends.opensearch.backend import OpenSearchBackend
 from hybrid_search.backends.opensearch.bootstrap import Bootstrapper
 from hybrid_search.backends.opensearch.client import Request
-from hybrid_search.backends.opensearch.versions import parse_version, radial_gate_flaw
+from hybrid_search.backends.opensearch.versions import bm25_scale, parse_version, radial_gate_flaw
 from hybrid_search.config import load_settings
 from hybrid_search.documents import parse_filters
 from hybrid_search.templates import IndexTemplate, with_knn_engine
@@ -232,3 +232,12 @@ def test_writes_in_sidecar_mode_do_not_read_the_version(template):
     settings = load_settings(backend="opensearch")
     Bootstrapper(client, template, settings).run(model_id="m", dimension=384, required_only=True)
     assert "/" not in client.paths()
+
+
+@pytest.mark.parametrize(
+    ("version", "scale"),
+    [((2, 19, 1), 1 / 2.2), ((2, 11, 0), 1 / 2.2), ((3, 0, 0), 1.0), ((3, 6, 0), 1.0), (None, 1.0)],
+)
+def test_bm25_scale_undoes_the_legacy_k1_plus_one_factor_before_3_0(version, scale):
+    # 2.x scores BM25 with LegacyBM25Similarity (x (k1 + 1)); 3.0 switched to Lucene's BM25
+    assert bm25_scale(version) == pytest.approx(scale)

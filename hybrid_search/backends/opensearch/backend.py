@@ -26,6 +26,7 @@ from hybrid_search.backends.opensearch.native import (
     NativeMode,
     PipelineMissingError,
 )
+from hybrid_search.backends.opensearch.versions import bm25_scale
 from hybrid_search.config import Settings
 from hybrid_search.documents import FilterClause
 from hybrid_search.errors import BackendError, HybridSearchError, InvalidRequestError
@@ -300,7 +301,8 @@ class OpenSearchBackend(CommercialStage, NativeMode):
         fuzzy: bool = False,
     ) -> CandidateScores:
         """Each lexical field's BM25, the cosine and the field texts of given documents, in one
-        ``_msearch`` (``queries.candidate_bodies``).
+        ``_msearch`` (``queries.candidate_bodies``). BM25 is on Lucene's scale on every version
+        (``versions.bm25_scale``: 2.x multiplies it by k1 + 1).
 
         Raises:
             BackendError: a part of the ``_msearch`` failed on the cluster.
@@ -318,6 +320,7 @@ class OpenSearchBackend(CommercialStage, NativeMode):
         req = Request("POST", "/_msearch", queries.msearch_body(self.alias, bodies))
         responses = self.client.send(req, what="_msearch candidate scores").get("responses", [])
         where = {doc_id: i for i, doc_id in enumerate(ids)}
+        bm25 = bm25_scale(self.bootstrapper.cluster_version())
         for n, resp in enumerate(responses):
             if "error" in resp:
                 reason = root_cause(resp)
@@ -328,7 +331,7 @@ class OpenSearchBackend(CommercialStage, NativeMode):
                 if i is None:
                     continue
                 if n < len(fields):
-                    scores[i, n] = float(hit.get("_score") or 0.0)
+                    scores[i, n] = float(hit.get("_score") or 0.0) * bm25
                 elif n == len(fields):
                     source = hit.get("_source") or {}
                     texts[i] = {path: source_text(source, path) for path in fields}

@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "RRF_COMBINATION_PARAMETERS",
     "Version",
+    "bm25_scale",
     "parse_version",
     "radial_gate_flaw",
     "version_text",
@@ -37,6 +38,12 @@ _FAISS_INNERPRODUCT_RADIAL_FIXED: Version = (3, 4, 0)
 # Faiss.SCORE_TRANSLATIONS has an entry: cosinesimil (min_score 0.8 acts as 0.7) and
 # innerproduct (from 3.4, whose radius is the dot: min_score 1.6 acts as 1/1.6).
 _FAISS_EXACT_RADIAL_FIXED: Version = (3, 6, 0)
+
+# OpenSearch 3.0 made Lucene's BM25Similarity the default (OpenSearch #17315, PR #17306). Before,
+# the default was LegacyBM25Similarity, which multiplies every term score by (k1 + 1): 2.2 with the
+# default k1 = 1.2 that the shipped templates keep. Ranks are the same; raw scores are not.
+_LUCENE_BM25_DEFAULT: Version = (3, 0, 0)
+_DEFAULT_K1 = 1.2
 
 _NUMBER = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 
@@ -81,3 +88,15 @@ def radial_gate_flaw(
             "when an efficient filter takes the exact search (fixed in 3.6, k-NN #3110)"
         )
     return None
+
+
+def bm25_scale(version: Version | None) -> float:
+    """The factor that turns this cluster's raw BM25 into Lucene's ``BM25Similarity`` score,
+    which the embedded engine and OpenSearch 3.x give: ``1 / (k1 + 1)`` before 3.0, else 1.
+
+    Raw per-field BM25 is a learned re-ranker's feature, so a model trained on one backend
+    sees the same numbers on the other. An unknown version counts as the newest.
+    """
+    if version is not None and version < _LUCENE_BM25_DEFAULT:
+        return 1.0 / (_DEFAULT_K1 + 1.0)
+    return 1.0
