@@ -49,8 +49,8 @@ class EmbeddingSettings(BaseModel):
     """The embedding model and how it runs."""
 
     model: str = Field(DEFAULT_MODEL, description="model id or local path")
-    backend: Literal["auto", "onnx", "onnx-int8", "torch"] = Field(
-        "auto", description="auto = ONNX Runtime fp32 when it can be exported, else torch"
+    backend: Literal["auto", "onnx", "onnx-int8", "onnx-w8", "torch"] = Field(
+        "auto", description="auto = ONNX Runtime, 8-bit query weights (onnx-w8), else torch"
     )
     device: str = "cpu"
     batch_size: int = Field(64, ge=1, le=4096)
@@ -60,6 +60,11 @@ class EmbeddingSettings(BaseModel):
     query_prefix: str = ""
     document_prefix: str = ""
     threads: int = Field(1, ge=1, le=64, description="ONNX Runtime intra-op threads per query")
+    # Home Depot's 11,795 queries have at most 27 tokens, the demo's at most 13, so 64 changes
+    # no measured query; a 512-character query costs ~3x less (benchmarks/results/query-encoder.md).
+    query_max_tokens: int | None = Field(
+        64, ge=3, le=4096, description="cap on a query's tokens (None: the model's limit)"
+    )
 
 
 class SearchSettings(BaseModel):

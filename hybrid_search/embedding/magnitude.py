@@ -260,6 +260,7 @@ class MagnitudeEmbedder:
         self.model_id = f"{inner.model_id}@{digest}" if digest else str(inner.model_id)
         self.dimension = int(inner.dimension)
         self.runtime = f"{inner.runtime}+{spec.policy}"
+        self.document_runtime = f"{getattr(inner, 'document_runtime', inner.runtime)}+{spec.policy}"
         self.normalized = not spec.keeps_document_magnitude and spec.normalizes_query
         self.keeps_document_magnitude = spec.keeps_document_magnitude
 

@@ -35,7 +35,9 @@ def _slug(text: str) -> str:
 
 def vectors_path(dataset: EvalDataset, embedder: Embedder, cache_dir: Path) -> Path:
     """Where the corpus vectors of this dataset and model are cached."""
-    name = f"vectors-{_slug(embedder.model_id)}-{_slug(embedder.runtime)}-{dataset.digest}.npy"
+    # The document side's runtime: a quantised query graph embeds documents in fp32 all the same.
+    runtime = str(getattr(embedder, "document_runtime", embedder.runtime))
+    name = f"vectors-{_slug(embedder.model_id)}-{_slug(runtime)}-{dataset.digest}.npy"
     return cache_dir / name
 
 

@@ -84,7 +84,7 @@ def test_bad_setting_exit_code(monkeypatch, capsys):
 def test_demo(tmp_path, capsys):
     assert main(["--data-dir", str(tmp_path), "demo"]) == 0
     out = capsys.readouterr().out
-    assert "embedder: sentence-transformers/all-MiniLM-L6-v2 (onnx)" in out
+    assert "embedder: sentence-transformers/all-MiniLM-L6-v2 (onnx-w8)" in out
     assert "fallback: low vector confidence" in out
     assert "commercial breakdown" in out and " + margin " in out
     assert main(["--data-dir", str(tmp_path), "demo"]) == 0  # reuses the built index

@@ -23,14 +23,22 @@ def torch_embedder():
     return create_embedder(load_settings(embedding={"backend": "torch"}).embedding)
 
 
-def test_default_is_onnx_with_torch_identical_vectors(minilm, torch_embedder):
-    assert minilm.runtime == "onnx" and minilm.dimension == 384
+def test_default_is_onnx_w8_queries_with_torch_identical_documents(minilm, torch_embedder):
+    assert minilm.runtime == "onnx-w8" and minilm.dimension == 384
     assert minilm.model_id == torch_embedder.model_id == "sentence-transformers/all-MiniLM-L6-v2"
     a, b = minilm.encode_documents(TEXTS), torch_embedder.encode_documents(TEXTS)
     assert np.einsum("ij,ij->i", a, b) == pytest.approx(np.ones(3), abs=1e-4)
     q = minilm.encode_query("evening clutch")
-    assert float(q @ torch_embedder.encode_query("evening clutch")) == pytest.approx(1.0, abs=1e-4)
+    # 8-bit query graph: close to torch, not identical (tests/model/test_query_encoder.py)
+    assert float(q @ torch_embedder.encode_query("evening clutch")) == pytest.approx(1.0, abs=2e-3)
     assert np.linalg.norm(a, axis=1) == pytest.approx(np.ones(3), abs=1e-5)
+
+
+def test_onnx_fp32_is_torch_identical(torch_embedder):
+    fp32 = create_embedder(load_settings(embedding={"backend": "onnx"}).embedding)
+    assert fp32.runtime == "onnx"
+    q = fp32.encode_query("evening clutch")
+    assert float(q @ torch_embedder.encode_query("evening clutch")) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_int8_option_quantises_queries_only(minilm):
@@ -89,7 +97,7 @@ def test_plain_query_hybrid(demo_searcher):
     r = demo_searcher.search({"query": "black leather ankle boots", "k": 5})
     assert r.mode_used == "hybrid" and r.top_vector_cosine > 0.5
     assert all("ankle boots" in t for t in titles(r)[:3])
-    assert r.embedder == "sentence-transformers/all-MiniLM-L6-v2 (onnx)"
+    assert r.embedder == "sentence-transformers/all-MiniLM-L6-v2 (onnx-w8)"
 
 
 def test_index_remembers_its_model(demo_searcher):
