@@ -25,6 +25,7 @@ from hybrid_search.evaluation.datasets import (
     select_queries,
 )
 from hybrid_search.evaluation.index import build_eval_index
+from hybrid_search.evaluation.query_types import query_types
 from hybrid_search.evaluation.report import write_report
 from hybrid_search.evaluation.runner import ModeResult, ModeSpec, run_mode, significance
 from hybrid_search.searcher import Searcher
@@ -106,7 +107,8 @@ class EvalSession:
         chart: bool = True,
         also: Sequence[str] = (),
     ) -> dict[str, Path]:
-        """Significance against ``baseline`` (and the ``also`` modes) and the files in ``out_dir``.
+        """Significance against ``baseline`` (and the ``also`` modes, Holm-adjusted as one
+        family), nDCG@10 per storefront query type, and the files in ``out_dir``.
 
         Raises:
             ValueError: a baseline is not one of the modes run.
@@ -117,8 +119,16 @@ class EvalSession:
             for b in also
         }
         info = {"dataset": self.dataset.name, "text_fields": list(self.dataset.text_fields), **meta}
+        qids = sorted(results[0].per_query["ndcg@10"]) if results else []
         return write_report(
-            out_dir, results, comparisons, baseline=baseline, meta=info, chart=chart, others=others
+            out_dir,
+            results,
+            comparisons,
+            baseline=baseline,
+            meta=info,
+            chart=chart,
+            others=others,
+            query_types=query_types(self.dataset, qids),
         )
 
     def close(self) -> None:

@@ -36,6 +36,45 @@ def test_every_mode_runs_and_the_report_has_the_documented_shape(session, tmp_pa
     assert paths["chart"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_report_has_holm_p_values_and_query_types(session, tmp_path):
+    qids = QuerySplit().ids(session.dataset, "all")
+    modes = [m for m in default_modes(candidates=10) if m.name in {"lexical", "vector", "default"}]
+    results = session.run(modes, qids, k=10)
+    paths = session.report(
+        results, tmp_path / "out", baseline="lexical", meta={}, also=["default"], chart=False
+    )
+    doc = json.loads(paths["json"].read_text())
+    tests = [
+        *(t for per in doc["significance"].values() for t in per.values()),
+        *(t for b in doc["significance_vs"].values() for per in b.values() for t in per.values()),
+    ]
+    # one family: 2 modes x 4 metrics against lexical, 2 modes x 2 metrics against default
+    assert len(tests) == 12
+    smallest = min(tests, key=lambda t: t["p_value"])
+    assert smallest["p_holm"] == pytest.approx(min(1.0, 12 * smallest["p_value"]), abs=1e-6)
+    assert all(t["p_holm"] >= t["p_value"] for t in tests)
+    types = doc["query_types"]
+    assert set(types) == {"code", "brand", "paraphrase", "other"}
+    assert sum(row["queries"] for row in types.values()) >= len(qids)
+    by_name = {r.spec.name: r for r in results}
+    for row in types.values():
+        assert set(row["ndcg@10"]) == {"lexical", "vector", "default"}
+        assert "lexical" not in row["delta_vs_baseline"]
+    other = [q for q in qids if q in _type_ids(session, qids)["other"]]
+    if other:
+        want = sum(by_name["vector"].per_query["ndcg@10"][q] for q in other) / len(other)
+        assert types["other"]["ndcg@10"]["vector"] == pytest.approx(want, abs=1e-6)
+    text = paths["markdown"].read_text()
+    assert "p (Holm)" in text
+    assert "| query type | queries |" in text
+
+
+def _type_ids(session, qids):
+    from hybrid_search.evaluation.query_types import query_types
+
+    return query_types(session.dataset, qids)
+
+
 def test_hybrid_never_returns_zero_results(session):
     qids = sorted(QUERIES)
     for spec in (ModeSpec("default", {}), ModeSpec("hybrid", {"mode": "hybrid"})):
