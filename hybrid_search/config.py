@@ -123,6 +123,18 @@ class SearchSettings(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _adaptive_bounds_ordered(self) -> SearchSettings:
+        low, high = self.adaptive_min_vector_weight, self.adaptive_max_vector_weight
+        if low > high:
+            msg = (
+                f"HYBRID_SEARCH_SEARCH__ADAPTIVE_MIN_VECTOR_WEIGHT = {low} is above "
+                f"HYBRID_SEARCH_SEARCH__ADAPTIVE_MAX_VECTOR_WEIGHT = {high}: the minimum must "
+                "not exceed the maximum"
+            )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
     def _weights_positive(self) -> SearchSettings:
         if self.lexical_weight + self.vector_weight <= 0:
             msg = (

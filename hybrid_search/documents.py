@@ -305,10 +305,12 @@ def parse_filters(
     """Turn a filter object into clauses, all combined with AND.
 
     ``{"brand": "X"}`` is a term, ``{"color": ["red", "black"]}`` any of, ``{"in_stock": true}``
-    a boolean, ``{"price": {"gte": 100, "lte": 500}}`` a range (numbers and dates).
+    a boolean, ``{"price": {"gte": 100, "lte": 500}}`` a range (numbers and dates). Keyword
+    values are normalised as the field's template normalizer would (``lowercase``).
 
     Raises:
-        InvalidRequestError: unknown field, wrong value type, too many filters.
+        InvalidRequestError: unknown field, wrong value type, too many filters, a range that
+            no value falls in (``gte`` above ``lte``).
     """
     if not filters:
         return []
@@ -343,6 +345,7 @@ def parse_filters(
                 )
                 raise InvalidRequestError(msg)
             bounds = {op: _range_bound(spec, op, v) for op, v in value.items()}
+            _check_range(name, spec.kind, value, bounds)
             clauses.append(
                 FilterClause(
                     name,
@@ -378,5 +381,36 @@ def parse_filters(
             end = _range_bound(spec, "lte", v) if spec.kind == "date" else point
             clauses.append(FilterClause(name, spec.kind, gte=point, lte=end))
             continue
+        if spec.kind == "keyword":
+            # As the field's normalizer indexes it (OpenSearch normalises a term query the
+            # same way): ``Black`` finds ``black`` on both backends.
+            values = tuple(dict.fromkeys(spec.normalize(v) for v in values))
         clauses.append(FilterClause(name, spec.kind, values=values))
     return clauses
+
+
+def _check_range(name: str, kind: str, raw: dict[str, Any], bounds: dict[str, float]) -> None:
+    """Refuse a range no value can fall in (``gte`` above ``lte``): it would answer zero hits
+    that look like a relevance failure.
+
+    Raises:
+        InvalidRequestError: names both bounds and their values.
+    """
+    low = next((op for op in ("gt", "gte") if op in bounds), None)
+    high = next((op for op in ("lt", "lte") if op in bounds), None)
+    if low is None or high is None:
+        return
+    lo, hi = bounds[low], bounds[high]
+    if kind == "date":  # milliseconds, as OpenSearch stores dates: gt x is gte x + 1 ms
+        lo_ms = round(lo * 1000) + (low == "gt")
+        hi_ms = round(hi * 1000) - (high == "lt")
+        if lo_ms <= hi_ms:
+            return
+    elif lo < hi or (lo == hi and low == "gte" and high == "lte"):
+        return
+    msg = (
+        f"filter '{name}': {name}.{low} = {_short(raw[low])} and {name}.{high} = "
+        f"{_short(raw[high])} leave no value between them; the lower bound ({low}) must be "
+        f"below the upper bound ({high})"
+    )
+    raise InvalidRequestError(msg)

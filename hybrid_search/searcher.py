@@ -6,6 +6,7 @@ questions with raw scores, which keeps the embedded engine and OpenSearch rankin
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -58,6 +59,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The warning of an answer whose filters no document passes (then followed by the filters).
+NO_MATCH = "no document matches the filters"
 
 
 def _top_scores(leg: Sequence[Hit], n: int) -> list[float]:
@@ -160,6 +164,20 @@ class Searcher:
         overrides = req.commercial.model_dump(exclude_none=True)
         enabled = bool(overrides.pop("enabled", self._commercial_enabled))
         return enabled, replace(self._commercial_params, **overrides)
+
+    def _matches_nothing(self, clauses: list[FilterClause], vec: Any, searched: bool) -> bool:
+        """Whether no document passes the filters, asked when no leg found anything. The vector
+        leg returns the nearest of the filtered documents, so when it answered (``searched``:
+        not degraded, not native mode's radial search) it is empty only if none passes; else
+        one k=1 probe tells."""
+        if searched and vec is not None and np.any(vec):
+            return True
+        probe = np.zeros(self.template.vector.dimension, dtype=np.float32)
+        probe[0] = 1.0
+        try:
+            return not self.backend.vector(probe, k=1, filters=clauses)
+        except HybridSearchError:  # the vector leg is away: we cannot tell
+            return False
 
     def _timed_lexical(
         self, query: str, k: int, clauses: list[FilterClause], fuzzy: bool = False
@@ -314,7 +332,16 @@ class Searcher:
         top_cosine = None
         if vector:
             top_cosine = self._top_cosine(vector, vec)
-        if use_vector and mode == "auto" and native is None:
+        # Nothing passed the filters: say that, not a gate reason for an empty vector leg.
+        unmatched = not (lexical or vector or (native is not None and len(native)))
+        unmatched = (
+            unmatched
+            and bool(clauses)
+            and self._matches_nothing(clauses, vec, searched=use_vector and native is None)
+        )
+        if unmatched:
+            warnings.append(f"{NO_MATCH} {json.dumps(req.filters, ensure_ascii=False)}")
+        if use_vector and mode == "auto" and native is None and not unmatched:
             decision = gate(top_cosine, tau)
             if not decision.use_vector and lexical:
                 fallback_reason = decision.reason
@@ -324,7 +351,7 @@ class Searcher:
 
         t = time.perf_counter()
         mode_used: Literal["hybrid", "lexical", "vector"]
-        if use_vector and lexical and vector:
+        if use_vector and mode != "vector" and ((lexical and vector) or unmatched):
             legs, mode_used = [lexical, vector], "hybrid"
         elif use_vector and (vector or not lexical):
             legs, mode_used = [vector], "vector"

@@ -39,6 +39,7 @@ __all__ = [
     "default_templates_dir",
     "knn_dimension",
     "load_template",
+    "lowercase",
     "parse_template",
     "with_knn_engine",
 ]
@@ -73,6 +74,21 @@ class FieldSpec:
     kind: FieldKind
     source: str
     analyzer: str | None = None
+    normalizer: str | None = None
+
+    def normalize(self, value: str) -> str:
+        """A keyword value as the field's normalizer indexes it (and OpenSearch normalises a
+        ``term`` query on it): lowercased when the field has one, else unchanged."""
+        return lowercase(value) if self.normalizer else value
+
+
+def lowercase(text: str) -> str:
+    """Lucene's ``lowercase`` filter: each code point through Java's ``Character.toLowerCase``,
+    which maps one code point to one (Python's ``str.lower`` turns "İ" into two)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c.lower()[0] for c in text)
 
 
 @dataclass(frozen=True)
@@ -256,8 +272,41 @@ def _fail(path: Path, pointer: str, expected: str, got: Any) -> TemplateError:
     return TemplateError(f"{path}#{pointer}: expected {expected}, got {got!r}")
 
 
+def _normalizers(body: dict[str, Any], path: Path) -> tuple[str, ...]:
+    """The names of the template's keyword normalizers, each ``{"type": "custom", "filter":
+    ["lowercase"]}``: the one normalisation both backends apply alike.
+
+    Raises:
+        TemplateError: a normalizer with another shape.
+    """
+    settings = body.get("template", {}).get("settings") or {}
+    raw_index = settings.get("index")
+    index: dict[str, Any] = raw_index if isinstance(raw_index, dict) else {}
+    names: list[str] = []
+    for where, analysis in (
+        ("/template/settings/analysis", settings.get("analysis")),
+        ("/template/settings/index/analysis", index.get("analysis")),
+    ):
+        if analysis is None:
+            continue
+        declared = analysis.get("normalizer", {}) if isinstance(analysis, dict) else None
+        if not isinstance(declared, dict):
+            raise _fail(path, f"{where}/normalizer", "an object of normalizers", declared)
+        for name, spec in declared.items():
+            shape = {"type": "custom", "filter": ["lowercase"]}
+            if spec != shape and spec != {"filter": ["lowercase"]}:
+                expected = f"{json.dumps(shape)} (the only normalizer both backends apply)"
+                raise _fail(path, f"{where}/normalizer/{name}", expected, spec)
+        names.extend(declared)
+    return tuple(names)
+
+
 def _walk_properties(
-    props: dict[str, Any], path: Path, prefix: str, pointer: str
+    props: dict[str, Any],
+    path: Path,
+    prefix: str,
+    pointer: str,
+    normalizers: tuple[str, ...] = (),
 ) -> tuple[dict[str, FieldSpec], list[tuple[str, dict[str, Any], str]]]:
     fields: dict[str, FieldSpec] = {}
     vectors: list[tuple[str, dict[str, Any], str]] = []
@@ -277,7 +326,11 @@ def _walk_properties(
                 raise _fail(path, f"{ptr}/analyzer", f"one of {list(_ANALYZERS)}", analyzer)
             fields[dotted] = FieldSpec(dotted, "text", source, analyzer)
         elif ftype == "keyword":
-            fields[dotted] = FieldSpec(dotted, "keyword", source)
+            normalizer = spec.get("normalizer")
+            if normalizer is not None and normalizer not in normalizers:
+                expected = f"a normalizer declared under settings.analysis, one of {normalizers}"
+                raise _fail(path, f"{ptr}/normalizer", expected, normalizer)
+            fields[dotted] = FieldSpec(dotted, "keyword", source, normalizer=normalizer)
         elif ftype == "boolean":
             fields[dotted] = FieldSpec(dotted, "boolean", source)
         elif ftype in _NUMBER_TYPES:
@@ -289,7 +342,9 @@ def _walk_properties(
             raise _fail(path, f"{ptr}/type", f"one of {allowed}", ftype)
         sub = spec.get("fields")
         if sub:
-            sub_fields, sub_vectors = _walk_properties(sub, path, f"{dotted}.", f"{ptr}/fields")
+            sub_fields, sub_vectors = _walk_properties(
+                sub, path, f"{dotted}.", f"{ptr}/fields", normalizers
+            )
             if sub_vectors:
                 raise _fail(path, f"{ptr}/fields", "no knn_vector sub-field", list(sub))
             fields.update(sub_fields)
@@ -333,7 +388,9 @@ def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTempl
     props = mappings.get("properties")
     if not isinstance(props, dict) or not props:
         raise _fail(path, "/template/mappings/properties", "a non-empty object", props)
-    fields, vectors = _walk_properties(props, path, "", "/template/mappings/properties")
+    fields, vectors = _walk_properties(
+        props, path, "", "/template/mappings/properties", _normalizers(body, path)
+    )
     if len(vectors) != 1:
         names = [v[0] for v in vectors]
         msg = "exactly one knn_vector field"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +64,7 @@ class FilterValues:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backend = backend
+        self.template = template
         self.fields = [f for f in template.filter_fields if template.fields[f].kind == "keyword"]
         self.top = top
         self.max_documents = max_documents
@@ -110,6 +111,7 @@ class FilterValues:
     def _count_stored(self) -> KnownValues:
         rows = int(self.backend.health().detail.get("rows", 0) or 0)
         counts: dict[str, Counter[str]] = {f: Counter() for f in self.fields}
+        spellings: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         seen = 0
         chunk = 1000
         for start in range(0, rows, chunk):
@@ -123,7 +125,17 @@ class FilterValues:
                 for name in self.fields:
                     value = source.get(name)
                     items = value if isinstance(value, list) else [value]
-                    counts[name].update(v for v in items if isinstance(v, str) and v)
+                    # Counted by the indexed (normalised) value, which any of its spellings
+                    # filters on; shown in its most frequent spelling ("Maison Aurelle").
+                    normalize = self.template.fields[name].normalize
+                    for v in items:
+                        if isinstance(v, str) and v:
+                            counts[name][normalize(v)] += 1
+                            spellings[name, normalize(v)][v] += 1
         total = self.backend.count() if rows else 0
-        fields = {f: _top(counts[f], self.top) for f in self.fields}
+        shown = {
+            f: Counter({spellings[f, v].most_common(1)[0][0]: n for v, n in counts[f].items()})
+            for f in self.fields
+        }
+        fields = {f: _top(shown[f], self.top) for f in self.fields}
         return KnownValues(fields, seen, complete=seen >= total)

@@ -87,3 +87,14 @@ def test_no_index_yet_lists_no_values(make_client):
     info = client.get("/v1/info").json()
     assert all(not f.get("values") for f in info["filters"])
     assert info["filter_values"] == {"documents": 0, "complete": True}
+
+
+def test_values_in_any_case_are_counted_as_one(client):
+    docs = [
+        {"sku": f"C-{i}", "title": "Hat", "brand": "Zephyrine", "color": [colour]}
+        for i, colour in enumerate(["Mauve", "mauve", "MAUVE", "Mauve"])
+    ]
+    assert client.post("/v1/documents", json={"documents": docs}).status_code == 200
+    colors = _filters(client.get("/v1/info").json())["color"]["values"]
+    # One value, as the lowercase normalizer indexes it, in its most frequent spelling.
+    assert [v for v in colors if v["value"].lower() == "mauve"] == [{"value": "Mauve", "count": 4}]

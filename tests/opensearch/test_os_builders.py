@@ -52,7 +52,7 @@ def test_filters_become_one_bool_filter(template, validator):
         "bool": {
             "must": [{"multi_match": {"query": "tote", "fields": FIELDS, "type": "best_fields"}}],
             "filter": [
-                {"term": {"brand": "Vantier"}},
+                {"term": {"brand": "vantier"}},
                 {"terms": {"color": ["black", "navy"]}},
                 {"term": {"in_stock": True}},
                 {"range": {"price": {"gt": 100.0, "lte": 900.0}}},
@@ -132,11 +132,11 @@ def test_native_hybrid_body_radial_gate_and_pagination(template, validator):
     hybrid = body["query"]["hybrid"]
     assert body["from"] == 20 and hybrid["pagination_depth"] == 200
     lexical, knn = hybrid["queries"]
-    assert lexical["bool"]["filter"] == [{"term": {"brand": "Vantier"}}]
+    assert lexical["bool"]["filter"] == [{"term": {"brand": "vantier"}}]
     radial = knn["knn"]["embedding"]
     assert radial["min_score"] == pytest.approx(0.8)  # cos >= 0.6 on a cosinesimil field
     assert "k" not in radial and radial["filter"]["bool"]["filter"][0] == {
-        "term": {"brand": "Vantier"}
+        "term": {"brand": "vantier"}
     }
     assert validator.validate("search", body) == []
 

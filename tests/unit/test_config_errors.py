@@ -33,6 +33,14 @@ def test_weights_cannot_both_be_zero():
         load_settings(search={"lexical_weight": 0.0, "vector_weight": 0.0})
 
 
+def test_adaptive_weight_bounds_must_be_ordered():
+    with pytest.raises(ConfigError) as caught:
+        load_settings(search={"adaptive_min_vector_weight": 0.8, "adaptive_max_vector_weight": 0.2})
+    assert "ADAPTIVE_MIN_VECTOR_WEIGHT = 0.8" in str(caught.value)
+    assert "ADAPTIVE_MAX_VECTOR_WEIGHT = 0.2" in str(caught.value)
+    load_settings(search={"adaptive_min_vector_weight": 0.5, "adaptive_max_vector_weight": 0.5})
+
+
 def test_unknown_backend_lists_registry(template):
     with pytest.raises(ConfigError, match=str(sorted(BACKENDS)).replace("[", r"\[")):
         create_backend(load_settings(backend="elastic"), template)

@@ -172,3 +172,36 @@ def test_bad_filters(template, filters, fragment):
 def test_too_many_filters(template):
     with pytest.raises(InvalidRequestError, match="at most 1"):
         parse_filters({"brand": "a", "color": "b"}, template, max_filters=1)
+
+
+def test_keyword_filters_are_normalised_as_the_template_says(template):
+    clauses = parse_filters({"brand": "Maison AURELLE", "color": ["Black", "BLACK", "İ"]}, template)
+    by_field = {c.field: c for c in clauses}
+    assert by_field["brand"].values == ("maison aurelle",)
+    assert by_field["color"].values == ("black", "i")  # one code point each, as Lucene does
+    raw = body()
+    del raw["template"]["mappings"]["properties"]["color"]["normalizer"]
+    plain = parse_template(raw, path=TEMPLATE_PATH, name="products")
+    assert parse_filters({"color": "Black"}, plain)[0].values == ("Black",)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (
+            lambda b: b["template"]["mappings"]["properties"]["color"].update(normalizer="fold"),
+            "/color/normalizer: expected a normalizer declared under settings.analysis",
+        ),
+        (
+            lambda b: b["template"]["settings"]["analysis"]["normalizer"].update(
+                lowercase={"type": "custom", "filter": ["lowercase", "asciifolding"]}
+            ),
+            "/normalizer/lowercase: expected ",
+        ),
+    ],
+)
+def test_a_normalizer_both_backends_cannot_apply_is_refused(mutate, fragment):
+    raw = body()
+    mutate(raw)
+    with pytest.raises(TemplateError, match=fragment):
+        parse_template(raw, path=TEMPLATE_PATH, name="products")

@@ -217,8 +217,10 @@ class LexicalSchema:
             if value is None:
                 continue
             if col.kind == "keyword":
+                # Indexed as the template's normalizer says (filters are normalised alike).
+                normalize = self.template.fields[path].normalize
                 for item in value if isinstance(value, list) else [value]:
-                    out.add_text(col.name, item)
+                    out.add_text(col.name, normalize(item))
             elif col.kind == "boolean":
                 out.add_boolean(col.name, bool(value))
             elif col.kind == "date":
