@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from hybrid_search.errors import InvalidRequestError
-from hybrid_search.templates import BLOCK_VECTORS_FIELD, FieldSpec, IndexTemplate
+from hybrid_search.templates import BLOCK_VECTORS_FIELD, FieldBounds, FieldSpec, IndexTemplate
 
 __all__ = [
     "MAX_ID_CHARS",
@@ -105,11 +105,38 @@ def _check_value(spec: FieldSpec, value: Any) -> Any:
     return value
 
 
-def validate_document(raw: Any, template: IndexTemplate) -> dict[str, Any]:
-    """Check one document against the template and return it with numbers as floats.
+def _check_bounds(name: str, value: Any, bounds: FieldBounds, now: datetime) -> None:
+    """A number or date field inside the template's declared bounds (``_meta.hybrid_search.
+    bounds``): a margin of 7 would shrink every other hit's margin term (max-normalised).
 
     Raises:
-        InvalidRequestError: not an object, an unknown field, a wrong type, or a missing field.
+        InvalidRequestError: names the field, the value and the allowed range.
+    """
+    number = parse_date(value, name).timestamp() if isinstance(value, str) else float(value)
+    lte = now.timestamp() if bounds.lte_now else bounds.lte
+    below = bounds.gte is not None and number < bounds.gte
+    above = lte is not None and number > lte
+    if not (below or above):
+        return
+    detail = f" (now is {now.isoformat(timespec='seconds')})" if above and bounds.lte_now else ""
+    msg = (
+        f"field '{name}': {_short(value)} is out of range{detail}; allowed: {name} "
+        f"{bounds.text} (the template's bounds)"
+    )
+    raise InvalidRequestError(msg)
+
+
+def validate_document(
+    raw: Any, template: IndexTemplate, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Check one document against the template and return it with numbers as floats.
+
+    Number and date fields must lie inside the template's ``bounds`` (a date bounded by
+    ``"now"`` is compared with ``now``, the current time unless given).
+
+    Raises:
+        InvalidRequestError: not an object, an unknown field, a wrong type, a value outside
+            the template's bounds, or a missing field.
     """
     if not isinstance(raw, dict):
         msg = f"document: {_short(raw)} is not a JSON object"
@@ -131,6 +158,9 @@ def validate_document(raw: Any, template: IndexTemplate) -> dict[str, Any]:
         if value is None:
             continue
         doc[key] = _check_value(spec, value)
+        bounds = template.bounds.get(key)
+        if bounds is not None:
+            _check_bounds(key, value, bounds, now or datetime.now(timezone.utc))
     for key in template.required_fields:
         if key not in doc or doc[key] in ("", []):
             msg = f"field '{key}' is required (template '{template.name}')"

@@ -20,7 +20,9 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +34,7 @@ from hybrid_search.errors import TemplateError
 __all__ = [
     "BLOCK_VECTORS_FIELD",
     "COMMERCIAL_ROLES",
+    "FieldBounds",
     "FieldSpec",
     "IndexTemplate",
     "VectorSpec",
@@ -92,6 +95,18 @@ def lowercase(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class FieldBounds:
+    """The values a number or date field may take (``_meta.hybrid_search.bounds``): ``gte``
+    and ``lte`` as numbers (dates as epoch seconds), either open (None); ``lte_now`` for a date
+    that may not be in the future. ``text`` is the declared range, as error messages show it."""
+
+    gte: float | None = None
+    lte: float | None = None
+    lte_now: bool = False
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class VectorSpec:
     """The ``knn_vector`` field."""
 
@@ -121,6 +136,7 @@ class IndexTemplate:
     required_fields: tuple[str, ...]
     digest: str = field(default="")
     blocks: BlockLayout | None = None
+    bounds: dict[str, FieldBounds] = field(default_factory=dict)
 
     @property
     def source_fields(self) -> dict[str, FieldSpec]:
@@ -451,6 +467,7 @@ def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTempl
         if f not in top_level:
             raise _fail(path, f"{mptr}/required_fields/{i}", "a top-level field", f)
 
+    bounds = _parse_bounds(meta.get("bounds"), path, f"{mptr}/bounds", fields)
     blocks = _parse_blocks(meta, path, vector, vec_ptr, fields, dict(commercial))
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     return IndexTemplate(
@@ -467,7 +484,62 @@ def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTempl
         required_fields=tuple(required),
         digest=digest,
         blocks=blocks,
+        bounds=bounds,
     )
+
+
+def _bound_value(kind: str, op: str, value: Any, path: Path, ptr: str) -> float | None:
+    """A declared bound as a number (dates as epoch seconds); None for a date's ``"now"``."""
+    if kind == "date":
+        if op == "lte" and value == "now":
+            return None
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            allowed = "an ISO date" + (' or "now"' if op == "lte" else "")
+            raise _fail(path, ptr, allowed, value) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.timestamp()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _fail(path, ptr, "a finite number", value)
+    return float(value)
+
+
+def _parse_bounds(
+    raw: Any, path: Path, ptr: str, fields: dict[str, FieldSpec]
+) -> dict[str, FieldBounds]:
+    """``_meta.hybrid_search.bounds``: ``{field: {"gte": x, "lte": y}}`` for number and date
+    fields (a date's ``lte`` may be ``"now"``), checked by ``documents.validate_document``."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise _fail(path, ptr, 'an object of field -> {"gte", "lte"}', raw)
+    out: dict[str, FieldBounds] = {}
+    ranged = sorted(p for p, f in fields.items() if f.kind in ("number", "date") and "." not in p)
+    for name, spec in raw.items():
+        where = f"{ptr}/{name}"
+        if name not in ranged:
+            raise _fail(path, where, f"a top-level number or date field, one of {ranged}", name)
+        if not isinstance(spec, dict) or not spec or set(spec) - {"gte", "lte"}:
+            raise _fail(path, where, 'an object with "gte" and/or "lte"', spec)
+        kind = fields[name].kind
+        gte = (
+            _bound_value(kind, "gte", spec["gte"], path, f"{where}/gte") if "gte" in spec else None
+        )
+        lte = (
+            _bound_value(kind, "lte", spec["lte"], path, f"{where}/lte") if "lte" in spec else None
+        )
+        if gte is not None and lte is not None and gte > lte:
+            raise _fail(path, f"{where}/gte", f"at most lte ({spec['lte']!r})", spec["gte"])
+        if "gte" in spec and "lte" in spec:
+            text = f"in [{spec['gte']}, {spec['lte']}]"
+        elif "gte" in spec:
+            text = f">= {spec['gte']}"
+        else:
+            text = f"<= {spec['lte']}" + (" (not in the future)" if spec["lte"] == "now" else "")
+        out[name] = FieldBounds(gte, lte, lte_now=spec.get("lte") == "now", text=text)
+    return out
 
 
 def _parse_blocks(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,53 @@ def test_a_normalizer_both_backends_cannot_apply_is_refused(mutate, fragment):
     mutate(raw)
     with pytest.raises(TemplateError, match=fragment):
         parse_template(raw, path=TEMPLATE_PATH, name="products")
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"margin": 7}, "field 'margin': 7 is out of range; allowed: margin in [0, 1]"),
+        ({"price": -5}, "field 'price': -5 is out of range; allowed: price >= 0"),
+        ({"popularity": -50}, "field 'popularity': -50 is out of range; allowed: popularity >= 0"),
+        (
+            {"inventory_received_at": "2026-11-02"},
+            "field 'inventory_received_at': '2026-11-02' is out of range (now is "
+            "2026-11-01T12:00:00+00:00); allowed: inventory_received_at <= now (not in the future)",
+        ),
+    ],
+)
+def test_values_outside_the_template_bounds_are_refused(template, doc, message):
+    now = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+    with pytest.raises(InvalidRequestError) as caught:
+        validate_document({"sku": "S", "title": "T", **doc}, template, now=now)
+    assert message in str(caught.value)
+
+
+def test_values_on_the_template_bounds_are_accepted(template):
+    now = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+    for doc in (
+        {"margin": 0, "price": 0, "popularity": 0, "inventory_received_at": "2026-11-01"},
+        {"margin": 1, "inventory_received_at": "2026-11-01T12:00:00Z"},
+    ):
+        validate_document({"sku": "S", "title": "T", **doc}, template, now=now)
+
+
+@pytest.mark.parametrize(
+    ("bounds", "fragment"),
+    [
+        ({"title": {"gte": 0}}, "/bounds/title: expected a top-level number or date field"),
+        ({"margin": {"min": 0}}, '/bounds/margin: expected an object with "gte" and/or "lte"'),
+        ({"margin": {"gte": "0"}}, "/bounds/margin/gte: expected a finite number"),
+        ({"margin": {"gte": 1, "lte": 0}}, "/bounds/margin/gte: expected at most lte"),
+        (
+            {"inventory_received_at": {"gte": "now"}},
+            "/bounds/inventory_received_at/gte: expected an ISO date",
+        ),
+    ],
+)
+def test_bad_bounds_name_the_pointer(bounds, fragment):
+    raw = body()
+    raw["_meta"]["hybrid_search"]["bounds"] = bounds
+    with pytest.raises(TemplateError) as caught:
+        parse_template(raw, path=TEMPLATE_PATH, name="products")
+    assert fragment in str(caught.value)
