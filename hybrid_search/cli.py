@@ -172,9 +172,9 @@ def _ingest(args: argparse.Namespace) -> int:
             embed_batch_size=settings.embedding.batch_size,
             progress=True,
         )
-        optimize = getattr(searcher.backend, "optimize", None)
-        if optimize is not None:
-            optimize()  # wait for the HNSW graph so the next search finds it built and saved
+        build = searcher.backend.capabilities.background_build
+        if build is not None:
+            build.optimize()  # wait for the HNSW graph so the next search finds it built and saved
     finally:
         searcher.close()
     if args.rejects is not None:

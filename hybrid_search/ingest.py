@@ -118,8 +118,8 @@ def index_documents(
         batch.clear()
 
     # One HNSW build at the end of a bulk load instead of one per few thousand rows.
-    bulk = None if realtime else getattr(backend, "bulk", None)
-    with bulk() if bulk is not None else nullcontext():
+    bulk = None if realtime else backend.capabilities.bulk_loading
+    with bulk.bulk() if bulk is not None else nullcontext():
         for where, raw in items:
             if isinstance(raw, Exception):
                 report.failed.append((where, str(raw)))

@@ -30,7 +30,7 @@ from hybrid_search.errors import (
     InvalidRequestError,
     ModelMismatchError,
 )
-from hybrid_search.hits import Hit
+from hybrid_search.hits import Hit, HitColumns
 from hybrid_search.ltr.stage import LtrResult, LtrStage, RerankStep
 from hybrid_search.ranking.adaptive import (
     adaptive_vector_weight,
@@ -66,9 +66,8 @@ NO_MATCH = "no document matches the filters"
 
 def _top_scores(leg: Sequence[Hit], n: int) -> list[float]:
     """The first ``n`` raw scores of a leg (from a ``HitColumns``' array without building hits)."""
-    scores = getattr(leg, "scores", None)
-    if isinstance(scores, np.ndarray):
-        top: list[float] = scores[:n].tolist()
+    if isinstance(leg, HitColumns):
+        top: list[float] = leg.scores[:n].tolist()
         return top
     return [h.score for h in leg[:n]]
 
@@ -145,10 +144,7 @@ class Searcher:
         Raises:
             ModelMismatchError: the index's model id differs from the embedder's.
         """
-        info_fn = getattr(self.backend, "info", None)
-        if info_fn is None:
-            return
-        stored = info_fn().model_id
+        stored = self.backend.info().model_id
         current = self.embedder.model_id
         if stored != current:
             msg = (
@@ -206,12 +202,11 @@ class Searcher:
         is ``text_weight * cos``: the weight is divided out (a magnitude model is refused there).
         """
         space = self.template.vector.space_type
-        norms_fn = getattr(self.backend, "vector_norms", None)
         keeps = getattr(self.encoder.embedder, "keeps_document_magnitude", False)
-        if not keeps or norms_fn is None or self.template.blocks is not None:
+        if not keeps or self.template.blocks is not None:
             return cosine_from_score(vector[0].score, space) / self.template.text_similarity_scale
         dots = np.array([cosine_from_score(h.score, space) for h in vector])
-        lengths = norms_fn([h.key for h in vector]) * float(np.linalg.norm(query))
+        lengths = self.backend.vector_norms([h.key for h in vector]) * float(np.linalg.norm(query))
         return float(np.max(dots / np.maximum(lengths, 1e-12)))
 
     def search(self, request: SearchRequest | dict[str, Any]) -> SearchResponse:
@@ -264,12 +259,11 @@ class Searcher:
         vec: Any = None
         use_vector = mode != "lexical"
         pending: Future[tuple[Sequence[Hit], float]] | None = None
-        # A backend with ``legs`` answers both legs in one round trip (OpenSearch: _msearch).
-        legs_fn = getattr(self.backend, "legs", None) if mode in ("auto", "hybrid") else None
+        caps = self.backend.capabilities
+        # A backend with both legs in one round trip (OpenSearch: _msearch) answers them so.
+        legs_fn = caps.both_legs if mode in ("auto", "hybrid") else None
         # Native mode (OpenSearch hybrid query + search pipeline) fuses inside the cluster.
-        native_fn = getattr(self.backend, "native_fused", None) if legs_fn else None
-        if not self.backend.capabilities.native_hybrid:
-            native_fn = None
+        native_fn = caps.native_fusion if legs_fn else None
         native: FusionResult | None = None
         if mode == "lexical":
             # One leg: no thread hand-off (it cost ~0.25 ms a search at 200k docs).
@@ -295,7 +289,7 @@ class Searcher:
                     pending = self._legs.submit(self._timed_lexical, query, window, clauses, typo)
             elif native_fn is not None:
                 t = time.perf_counter()
-                native = native_fn(
+                native = native_fn.native_fused(
                     query,
                     vec,
                     window=window,
@@ -307,14 +301,13 @@ class Searcher:
                 timings["native"] = (time.perf_counter() - t) * 1000
             elif legs_fn is not None:
                 t = time.perf_counter()
-                try:
-                    lexical, vector = legs_fn(query, vec, k=window, filters=clauses, fuzzy=typo)
-                except HybridSearchError as exc:
-                    partial = getattr(exc, "lexical", None)  # only the vector leg failed
-                    if partial is None or cfg.fallback == "off":
-                        raise
+                both = legs_fn.legs(query, vec, k=window, filters=clauses, fuzzy=typo)
+                lexical, vector, exc = both.lexical, both.vector, both.vector_error
+                if exc is not None:  # only the vector leg failed
+                    if cfg.fallback == "off":
+                        raise exc
                     logger.warning("vector leg degraded, answering lexically: %s", exc)
-                    lexical, use_vector = partial, False
+                    use_vector = False
                     degraded.append("vector")
                     warnings.append(f"vector leg unavailable: {exc}")
                     fallback_reason = f"vector leg unavailable: {exc}"

@@ -1,14 +1,11 @@
 """The known values of the template's keyword filter fields, with counts, for ``GET /v1/info``.
 
 A storefront developer (or the playground's filter boxes) should not have to guess that the
-catalogue says ``"navy"`` and not ``"blue"``. A backend that can count values cheaply (an
-OpenSearch ``terms`` aggregation) does it through an optional method::
-
-    keyword_values(fields: list[str], *, size: int) -> dict[str, list[tuple[str, int]]]
-
-Otherwise the values are counted from the stored documents of the embedded index, read back
-with the public ``fetch`` (at most ``max_documents`` of them; the answer says when that was a
-sample). The result is kept until the index changes (its document and row counts) or
+catalogue says ``"navy"`` and not ``"blue"``. A backend that can count values cheaply (an OpenSearch
+``terms`` aggregation) declares it (``capabilities.keyword_values``, the ``KeywordValues`` protocol
+of backends/base.py). Otherwise the values are counted from the stored documents of the embedded
+index, read back with the public ``fetch`` (at most ``max_documents`` of them; the answer says when
+that was a sample). The result is kept until the index changes (its document and row counts) or
 ``ttl_s`` passes, so ``/v1/info`` stays cheap.
 """
 
@@ -100,10 +97,10 @@ class FilterValues:
             return values
 
     def _count(self) -> KnownValues:
-        ask = getattr(self.backend, "keyword_values", None)
-        if ask is not None:
+        engine = self.backend.capabilities.keyword_values
+        if engine is not None:
             # One more than shown, to tell whether there are more values than listed.
-            answer = ask(self.fields, size=self.top + 1)
+            answer = engine.keyword_values(self.fields, size=self.top + 1)
             fields = {f: _top(Counter(dict(answer.get(f, []))), self.top) for f in self.fields}
             return KnownValues(fields, self.backend.count(), complete=True)
         return self._count_stored()

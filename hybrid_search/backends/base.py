@@ -2,11 +2,18 @@
 
 Fusion, the fallback policy and the order of the stages live once, in ``searcher.py``, so the
 backends cannot drift apart.
+
+What only some backends offer is declared, not probed: each optional part is a small protocol
+(``BothLegs``, ``NativeFusion``, ``BulkLoading``, ``BackgroundBuild``, ``CandidateScoring``,
+``KeywordValues``), and a backend's ``capabilities`` holds the object that implements it (often
+the backend itself) or None. A caller asks ``backend.capabilities.both_legs`` and gets a typed
+object or nothing; mypy checks that what a backend declares has the methods.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -14,19 +21,134 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from hybrid_search.documents import FilterClause
-from hybrid_search.hits import Hit, IngestReport
+from hybrid_search.errors import BackendError
+from hybrid_search.hits import CandidateScores, Hit, IngestReport
 from hybrid_search.ranking.commercial import CommercialParams, CommercialTerms
 from hybrid_search.ranking.fusion import FusionResult
 
-__all__ = ["Capabilities", "Health", "IndexInfo", "SearchBackend"]
+__all__ = [
+    "BackgroundBuild",
+    "BothLegs",
+    "BulkLoading",
+    "CandidateScoring",
+    "Capabilities",
+    "Health",
+    "IndexInfo",
+    "KeywordValues",
+    "Legs",
+    "NativeFusion",
+    "SearchBackend",
+]
+
+
+@dataclass(frozen=True)
+class Legs:
+    """Both legs' candidates from one round trip.
+
+    Attributes:
+        lexical: the lexical leg's hits, best first.
+        vector: the vector leg's hits, best first (empty when it failed).
+        vector_error: why the vector leg failed while the lexical one answered, else None; the
+            Searcher degrades to the lexical hits, or raises this with ``search.fallback=off``.
+    """
+
+    lexical: Sequence[Hit]
+    vector: Sequence[Hit]
+    vector_error: BackendError | None = None
+
+
+class BothLegs(Protocol):
+    """Both legs in one round trip (OpenSearch: one ``_msearch``)."""
+
+    def legs(
+        self,
+        text: str,
+        embedding: np.ndarray,
+        *,
+        k: int,
+        filters: list[FilterClause],
+        fuzzy: bool = False,
+    ) -> Legs:
+        """Lexical and vector candidates, as ``lexical`` and ``vector`` would give them."""
+        ...
+
+
+class NativeFusion(Protocol):
+    """Fusion inside the engine (OpenSearch's ``hybrid`` query and search pipeline)."""
+
+    def native_fused(
+        self,
+        text: str,
+        embedding: np.ndarray,
+        *,
+        window: int,
+        filters: list[FilterClause],
+        min_vector_cosine: float | None,
+        rrf: bool = False,
+        fuzzy: bool = False,
+    ) -> FusionResult:
+        """The engine's fused window, best first (``min_vector_cosine``: the radial gate)."""
+        ...
+
+
+class BulkLoading(Protocol):
+    """A bulk load: work that can wait (refreshes, graph rebuilds) is done once at the end."""
+
+    def bulk(self) -> AbstractContextManager[None]:
+        """A context (nestable) inside which writes defer that work to its outer end."""
+        ...
+
+
+class BackgroundBuild(Protocol):
+    """Index structures built in the background after writes (the embedded HNSW graph)."""
+
+    def optimize(self) -> None:
+        """Finish the pending background work now (and save it)."""
+        ...
+
+
+class CandidateScoring(Protocol):
+    """Per-field scores of given candidates (what the learned re-rank's features need)."""
+
+    def candidate_scores(
+        self,
+        text: str,
+        embedding: np.ndarray | None,
+        keys: Sequence[Hashable],
+        *,
+        fuzzy: bool = False,
+    ) -> CandidateScores:
+        """Each lexical field's BM25, the cosine and the field texts of ``keys``."""
+        ...
+
+
+class KeywordValues(Protocol):
+    """The most frequent values of keyword fields, counted by the engine."""
+
+    def keyword_values(self, fields: list[str], *, size: int) -> dict[str, list[tuple[str, int]]]:
+        """``field -> [(value, documents)]``, most frequent first, at most ``size`` each."""
+        ...
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a backend can do beyond the protocol's basics."""
+    """The optional parts of a backend: the object implementing each, or None.
 
-    native_hybrid: bool = False
-    persistent: bool = True
+    Attributes:
+        both_legs: both legs in one round trip.
+        native_fusion: the engine fuses (set only when that mode is configured).
+        bulk_loading: writes can be grouped into one bulk load.
+        background_build: background index work that ``optimize`` finishes.
+        candidate_scoring: per-field scores of given candidates (``search.rerank: ltr``).
+        keyword_values: keyword value counts from the engine (``/v1/info``).
+    """
+
+    both_legs: BothLegs | None = None
+    native_fusion: NativeFusion | None = None
+    bulk_loading: BulkLoading | None = None
+    background_build: BackgroundBuild | None = None
+    candidate_scoring: CandidateScoring | None = None
+    keyword_values: KeywordValues | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +178,14 @@ class SearchBackend(Protocol):
 
     def ensure_index(self, *, model_id: str, dimension: int) -> IndexInfo:
         """Create the index if missing; refuse one built with another model."""
+        ...
+
+    def info(self) -> IndexInfo:
+        """The model id, dimension and template digest stored with the index, and its count.
+
+        Raises:
+            IndexNotFoundError: there is no index yet.
+        """
         ...
 
     def index(self, docs: Sequence[dict[str, Any]], vectors: np.ndarray) -> IngestReport:
@@ -95,6 +225,11 @@ class SearchBackend(Protocol):
         self, fused: FusionResult, params: CommercialParams, *, now: datetime
     ) -> CommercialTerms:
         """The commercial stage over the fused window: every term per candidate, in fused order."""
+        ...
+
+    def vector_norms(self, keys: Sequence[Hashable]) -> np.ndarray:
+        """The stored vectors' lengths (float64, one per key; 0 for an unknown key): the gate of
+        a model that keeps document magnitude divides them out."""
         ...
 
     def fetch(self, keys: Sequence[Hashable]) -> dict[Hashable, tuple[str, dict[str, Any]]]:

@@ -16,13 +16,14 @@ features that moved it most (TreeSHAP contributions).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from hybrid_search.backends.base import CandidateScoring, SearchBackend
 from hybrid_search.errors import ConfigError
 from hybrid_search.hits import CandidateScores
 from hybrid_search.ltr.model import LtrModel, load_model
@@ -37,26 +38,15 @@ logger = logging.getLogger(__name__)
 TOP_CONTRIBUTIONS = 5
 
 
-class _ScoresBackend(Protocol):
-    def candidate_scores(
-        self,
-        text: str,
-        embedding: np.ndarray | None,
-        keys: Sequence[Hashable],
-        *,
-        fuzzy: bool = False,
-    ) -> CandidateScores: ...
-
-
-def _scores_fn(backend: Any) -> Callable[..., CandidateScores]:
-    fn = getattr(backend, "candidate_scores", None)
-    if fn is None:
+def _scorer(backend: SearchBackend) -> CandidateScoring:
+    scorer = backend.capabilities.candidate_scoring
+    if scorer is None:
         msg = (
-            f"HYBRID_SEARCH_SEARCH__RERANK=ltr: backend {getattr(backend, 'name', backend)!r} "
-            "cannot score candidates per field (no candidate_scores)"
+            f"HYBRID_SEARCH_SEARCH__RERANK=ltr: backend {backend.name!r} cannot score "
+            "candidates per field (no candidate_scoring capability)"
         )
         raise ConfigError(msg)
-    return fn  # type: ignore[no-any-return]
+    return scorer
 
 
 def candidate_features(
@@ -73,7 +63,7 @@ def candidate_features(
     Raises:
         ConfigError: the backend cannot score candidates.
     """
-    scores = _scores_fn(backend)(query, embedding, list(fused.keys), fuzzy=fuzzy)
+    scores = _scorer(backend).candidate_scores(query, embedding, list(fused.keys), fuzzy=fuzzy)
     return scores, build_features(query, fused, leg_names, scores, fuzzy=fuzzy)
 
 

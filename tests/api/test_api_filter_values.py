@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hybrid_search.api.facets import FilterValues
+from hybrid_search.backends.base import Capabilities
 
 
 def _filters(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -61,6 +62,7 @@ def test_a_backend_that_counts_its_own_values_is_asked(make_searcher, corpus):
         def __init__(self, inner: Any) -> None:
             self.inner = inner
             self.asked: list[tuple[list[str], int]] = []
+            self.capabilities = Capabilities(keyword_values=self)
 
         def count(self) -> int:
             return 1000

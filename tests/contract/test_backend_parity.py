@@ -72,7 +72,9 @@ def test_legs_are_one_msearch_and_match_the_single_legs(pair):
     backend = remote.backend
     vec = HashEmbedder().encode_query("black tote")
     clauses = parse_filters({"in_stock": True}, backend.template)
-    lexical, vector = backend.legs("black tote", vec, k=20, filters=clauses)
+    legs = backend.legs("black tote", vec, k=20, filters=clauses)
+    lexical, vector = legs.lexical, legs.vector
+    assert legs.vector_error is None
     assert lexical == backend.lexical("black tote", k=20, filters=clauses)
     assert [h.key for h in vector] == [h.key for h in backend.vector(vec, k=20, filters=clauses)]
 

@@ -216,7 +216,8 @@ def test_negative_sentinel_scores_mean_a_missing_pipeline(os_settings, template)
 def test_native_fused_returns_the_pipeline_scores(os_settings, template, validator):
     canned = _Canned({"hits": {"hits": [{"_id": "a", "_score": 0.9}, {"_id": "b", "_score": 0.2}]}})
     backend = OpenSearchBackend(os_settings(mode="native"), template, client=canned)
-    assert backend.capabilities.native_hybrid
+    assert backend.capabilities.native_fusion is backend
+    assert OpenSearchBackend(os_settings(), template).capabilities.native_fusion is None
     fused = backend.native_fused(
         "tote",
         HashEmbedder().encode_query("tote"),

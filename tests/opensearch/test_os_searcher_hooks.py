@@ -1,6 +1,6 @@
-"""The Searcher's two optional backend hooks the OpenSearch backend uses: ``legs`` (both legs in
-one round trip) and ``native_fused`` (the native hybrid mode), exercised over the embedded engine
-so they run without a cluster."""
+"""The Searcher's two optional backend parts the OpenSearch backend declares: ``both_legs`` (both
+legs in one round trip) and ``native_fusion`` (the native hybrid mode), exercised over the
+embedded engine so they run without a cluster."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from hybrid_search.backends.base import Legs
 from hybrid_search.ranking.fusion import FusionResult
 
 
@@ -19,13 +20,14 @@ class _WithLegs:
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self.legs_calls = 0
+        self.capabilities = replace(inner.capabilities, both_legs=self)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     def legs(self, text, embedding, *, k, filters, fuzzy=False):
         self.legs_calls += 1
-        return (
+        return Legs(
             self._inner.lexical(text, k=k, filters=filters),
             self._inner.vector(embedding, k=k, filters=filters),
         )
@@ -59,7 +61,7 @@ class _Native(_WithLegs):
 
     def __init__(self, inner: Any) -> None:
         super().__init__(inner)
-        self.capabilities = replace(inner.capabilities, native_hybrid=True)
+        self.capabilities = replace(self.capabilities, native_fusion=self)
         self.native_calls: list[dict[str, Any]] = []
 
     def native_fused(

@@ -1,9 +1,10 @@
 """The embedded engine's write path: create, upsert, delete, publish, and HNSW upkeep.
 
-``EmbeddedBackend`` (backend.py) mixes this in; it owns the state declared here and the reading
-side. Every write ends in one tantivy commit that also replaces the meta document carrying the
-committed row count, after the rows were fsynced (see rows.py): a crash between the two leaves
-the previous commit intact, and the rows beyond it are cut back on the next open.
+``WritePath`` builds on the index state (state.py); ``EmbeddedBackend`` (backend.py) builds on
+``WritePath`` and adds the reading side. Every write ends in one tantivy commit that also
+replaces the meta document carrying the committed row count, after the rows were fsynced (see
+rows.py): a crash between the two leaves the previous commit intact, and the rows beyond it are
+cut back on the next open.
 """
 
 from __future__ import annotations
@@ -17,23 +18,22 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tantivy
 
 from hybrid_search.backends.base import IndexInfo
-from hybrid_search.backends.embedded.lexical import ID_FIELD, KEY_FIELD, SOURCE_FIELD, LexicalSchema
-from hybrid_search.backends.embedded.rows import COLUMNS, RowStore
+from hybrid_search.backends.embedded.lexical import ID_FIELD, KEY_FIELD, SOURCE_FIELD
+from hybrid_search.backends.embedded.rows import COLUMNS
 from hybrid_search.backends.embedded.snapshot import (
     Snapshot,
     make_snapshot,
     schema_digest,
     write_json_atomic,
 )
+from hybrid_search.backends.embedded.state import META_ID, META_KEY, IndexState
 from hybrid_search.backends.embedded.vectors import build_hnsw, save_hnsw
-from hybrid_search.config import EmbeddedSettings
 from hybrid_search.documents import parse_date
 from hybrid_search.errors import (
     BackendError,
@@ -42,51 +42,18 @@ from hybrid_search.errors import (
     ModelMismatchError,
 )
 from hybrid_search.hits import IngestReport
-from hybrid_search.templates import IndexTemplate
 
 __all__ = ["META_ID", "META_KEY", "WritePath"]
 
 logger = logging.getLogger(__name__)
 
-META_ID = "__hybrid_search_meta__"
-META_KEY = 2**63 - 1
 _COMPACT_HEAP = 2_000_000_000
 _COMPACT_CHUNK = 10_000
 _COMPACT_GROWTH = 0.1  # rows added since the last merge, as a share of live documents
 
 
-class WritePath:
-    """Upserts, deletes and HNSW rebuilds of an ``EmbeddedBackend`` (a mixin, no own state)."""
-
-    data_dir: Path
-    template: IndexTemplate
-    settings: EmbeddedSettings
-    lex: LexicalSchema
-    _lock: threading.RLock
-    _index: Any
-    _writer: Any
-    _rows: RowStore
-    _snap: Snapshot | None
-    _manifest: dict[str, Any] | None
-    _id_to_key: dict[str, int]
-    _rebuild: threading.Thread | None
-    _defer_rebuilds: int
-    _closed: bool
-
-    @property
-    def _manifest_path(self) -> Path:
-        return self.data_dir / "manifest.json"
-
-    @property
-    def _tantivy_dir(self) -> Path:
-        """The lexical index the manifest names (``compact_lexical`` switches it)."""
-        return self.data_dir / str((self._manifest or {}).get("tantivy_dir", "tantivy"))
-
-    def _open(self) -> Snapshot:
-        raise NotImplementedError
-
-    def info(self) -> IndexInfo:
-        raise NotImplementedError
+class WritePath(IndexState):
+    """Upserts, deletes and HNSW rebuilds over the index state (reads are backend.py's)."""
 
     def ensure_index(self, *, model_id: str, dimension: int) -> IndexInfo:
         """Create the directory and an empty index, or check an existing one's model.

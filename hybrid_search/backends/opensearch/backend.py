@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid_search.backends.base import Capabilities, Health, IndexInfo
+from hybrid_search.backends.base import Capabilities, Health, IndexInfo, Legs
 from hybrid_search.backends.opensearch import admin, queries
 from hybrid_search.backends.opensearch.bootstrap import Bootstrapper
 from hybrid_search.backends.opensearch.client import OpenSearchClient, Request, root_cause
@@ -35,23 +35,9 @@ from hybrid_search.ranking.confidence import cosine_from_score
 from hybrid_search.ranking.ltr_features import source_text
 from hybrid_search.templates import IndexTemplate
 
-__all__ = ["SENTINEL_SCORE_LIMIT", "OpenSearchBackend", "PipelineMissingError", "VectorLegError"]
+__all__ = ["SENTINEL_SCORE_LIMIT", "OpenSearchBackend", "PipelineMissingError"]
 
 logger = logging.getLogger(__name__)
-
-
-class VectorLegError(BackendError):
-    """The knn leg failed while the lexical leg of the same ``_msearch`` answered.
-
-    Attributes:
-        lexical: the lexical leg's hits, so the Searcher can answer lexically (degraded).
-    """
-
-    def __init__(
-        self, message: str, lexical: list[Hit], *, status: int | None, reason: str
-    ) -> None:
-        super().__init__(message, status=status, reason=reason)
-        self.lexical = lexical
 
 
 class OpenSearchBackend(CommercialStage, NativeMode):
@@ -73,7 +59,12 @@ class OpenSearchBackend(CommercialStage, NativeMode):
         self.template = template
         self.names = admin.Names(self.cfg.index_alias)
         self.client = client or OpenSearchClient(self.cfg)
-        self.capabilities = Capabilities(native_hybrid=self.cfg.mode == "native", persistent=True)
+        self.capabilities = Capabilities(
+            both_legs=self,
+            native_fusion=self if self.cfg.mode == "native" else None,
+            bulk_loading=self,
+            candidate_scoring=self,
+        )
         self.bootstrapper = Bootstrapper(self.client, template, settings)
         self._script_source: str | None = None
         self._ensured: tuple[str, int] | None = None
@@ -270,11 +261,13 @@ class OpenSearchBackend(CommercialStage, NativeMode):
         k: int,
         filters: list[FilterClause],
         fuzzy: bool = False,
-    ) -> tuple[list[Hit], list[Hit]]:
+    ) -> Legs:
         """Lexical and vector candidates in one ``_msearch`` round trip.
 
+        When only the knn leg failed, the lexical hits come back with the knn leg's error as
+        ``vector_error`` (the Searcher may answer lexically, degraded).
+
         Raises:
-            VectorLegError: the knn leg failed, the lexical one answered (carried by the error).
             BackendError: the lexical leg failed on the cluster (root cause in the message).
         """
         req = self.legs_request(text, embedding, k=k, filters=filters, fuzzy=fuzzy)
@@ -284,13 +277,14 @@ class OpenSearchBackend(CommercialStage, NativeMode):
             if "error" in resp:
                 reason = root_cause(resp)
                 msg = f"the {leg} leg failed in _msearch: {reason}"
+                error = BackendError(msg, status=resp.get("status"), reason=reason)
                 if out:  # the lexical leg answered: the Searcher may degrade to it
-                    raise VectorLegError(msg, out[0], status=resp.get("status"), reason=reason)
-                raise BackendError(msg, status=resp.get("status"), reason=reason)
+                    return Legs(out[0], [], error)
+                raise error
             out.append(self._hits(resp, leg))
         lexical = out[0] if out else []
         vector = out[1] if len(out) > 1 else []
-        return lexical, vector
+        return Legs(lexical, vector)
 
     def candidate_scores(
         self,
