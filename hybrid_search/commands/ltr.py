@@ -30,7 +30,28 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     _dataset_args(train)
     train.add_argument("--folds", type=int, default=5, help="cross-validation folds (by query)")
     train.add_argument("--rounds", type=int, default=200, help="boosting rounds")
+    train.add_argument(
+        "--params",
+        type=_params,
+        default={},
+        help="LightGBM parameters over the defaults, a JSON object: '{\"num_leaves\": 31}'",
+    )
     train.set_defaults(handler=_train)
+
+
+_EXAMPLE = '{"num_leaves": 31}'
+
+
+def _params(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"--params {text!r}: not JSON ({exc.msg}); give an object like {_EXAMPLE}"
+        raise argparse.ArgumentTypeError(msg) from exc
+    if not isinstance(value, dict):
+        msg = f"--params {text!r}: a JSON object is needed ({_EXAMPLE}), got {type(value).__name__}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -51,6 +72,7 @@ def _train(args: argparse.Namespace) -> int:
             args.out,
             folds=args.folds,
             rounds=args.rounds,
+            params=args.params,
             command="hybrid-search " + " ".join(sys.argv[1:]),
             progress=lambda line: _out(line, err=True),
         )

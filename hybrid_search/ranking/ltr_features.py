@@ -19,7 +19,21 @@ and from the fusion result:
 - ``query_tokens``, ``query_chars``, ``query_is_code`` (a SKU / model-number token);
 - ``typo_terms`` (query tokens no candidate holds but whose close spellings some do, when the
   typo-tolerant leg ran) and ``typo_matches`` (how many of those this candidate matched only
-  through such a spelling).
+  through such a spelling);
+- relative to the window (a LambdaMART tree compares rows of one query only through features
+  that say where a row stands among them): ``coverage_gap`` (the window's best
+  ``coverage_all`` minus this one), ``bm25_rank`` and ``cosine_rank`` (1-based ranks of
+  ``bm25_sum`` and ``cosine`` among every candidate, not only one leg's), ``missing_terms``
+  (query tokens in no field), ``rare_coverage`` (``coverage_all`` with each query token
+  weighted by its rarity in the window, ``log((n + 1) / (df + 0.5))`` for a token ``df`` of
+  the ``n`` candidates hold: a token every candidate holds tells them apart least);
+- more of the title (``title_field``): ``title_bigrams`` (share of the query's adjacent token
+  pairs adjacent in the title; NaN for a one-token query), ``title_head`` (the query's last
+  token, usually the product noun, is in the title), ``title_lead`` (the title's first token,
+  usually the brand, is in the query), ``prefix_coverage`` (share of query tokens a title token
+  equals, or starts or is started by with 4 characters or more: "insul" / "insulation"),
+  ``number_coverage`` (share of the query's tokens with a digit, sizes and model numbers,
+  that the title holds; NaN when the query has none).
 
 No commercial field (margin, freshness, popularity) is a feature: the commercial stage stays
 separate and runs after the re-rank. LambdaMART itself is LightGBM's (Burges, "From RankNet to
@@ -35,6 +49,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -56,7 +71,7 @@ __all__ = [
 ]
 
 #: Bumped whenever a feature's definition changes; stored with every model.
-FEATURE_SET_VERSION = 1
+FEATURE_SET_VERSION = 2
 LEG_NAMES = ("lexical", "vector")
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -86,7 +101,18 @@ _GLOBAL = (
     "query_is_code",
     "typo_terms",
     "typo_matches",
+    "coverage_gap",
+    "bm25_rank",
+    "cosine_rank",
+    "missing_terms",
+    "rare_coverage",
+    "title_bigrams",
+    "title_head",
+    "title_lead",
+    "prefix_coverage",
+    "number_coverage",
 )
+_PREFIX = 4  # shortest prefix that counts as a match in ``prefix_coverage``
 
 
 def source_text(source: Mapping[str, Any], path: str) -> str:
@@ -165,6 +191,50 @@ def _phrase(query: tuple[str, ...], title: tuple[str, ...]) -> bool:
         return False
     first = query[0]
     return any(title[i] == first and title[i : i + n] == query for i in range(len(title) - n + 1))
+
+
+def _window_rank(values: np.ndarray) -> np.ndarray:
+    """1-based rank of each value in the window, best (largest) first; NaN last."""
+    filled = np.where(np.isnan(values), -np.inf, values)
+    ranks = np.empty(values.size)
+    ranks[np.argsort(-filled, kind="stable")] = np.arange(1, values.size + 1)
+    return ranks
+
+
+def _prefix_match(term: str, words: set[str]) -> bool:
+    if term in words:
+        return True
+    if len(term) < _PREFIX:
+        return False
+    return any(len(w) >= _PREFIX and (w.startswith(term) or term.startswith(w)) for w in words)
+
+
+def _title_features(
+    q_list: tuple[str, ...], titles: Sequence[tuple[str, ...]], title_sets: Sequence[set[str]]
+) -> np.ndarray:
+    """``title_bigrams``, ``title_head``, ``title_lead``, ``prefix_coverage``,
+    ``number_coverage`` of each title (columns in that order)."""
+    out = np.zeros((len(titles), 5))
+    q_unique = list(dict.fromkeys(q_list))
+    pairs = set(pairwise(q_list))
+    numbers = [t for t in q_unique if any(c.isdigit() for c in t)]
+    head = q_list[-1] if q_list else None
+    q_set = set(q_unique)
+    for i, (title, words) in enumerate(zip(titles, title_sets, strict=True)):
+        if pairs:
+            adjacent = set(pairwise(title))
+            out[i, 0] = len(pairs & adjacent) / len(pairs)
+        out[i, 1] = float(head is not None and head in words)
+        out[i, 2] = float(bool(title) and title[0] in q_set)
+        if q_unique:
+            out[i, 3] = sum(_prefix_match(t, words) for t in q_unique) / len(q_unique)
+        if numbers:
+            out[i, 4] = sum(t in words for t in numbers) / len(numbers)
+    if not pairs:
+        out[:, 0] = np.nan
+    if not numbers:
+        out[:, 4] = np.nan
+    return out
 
 
 def build_features(
@@ -256,4 +326,22 @@ def build_features(
             typo_matches[i] = sum(bool(spellings & u) for spellings in expanded.values())
     out[:, col["typo_terms"]] = typo_terms
     out[:, col["typo_matches"]] = typo_matches
+
+    coverage = out[:, col["coverage_all"]]
+    out[:, col["coverage_gap"]] = float(coverage.max()) - coverage
+    out[:, col["bm25_rank"]] = _window_rank(bm25_sum)
+    out[:, col["cosine_rank"]] = _window_rank(cosines)
+    found = np.array([[t in u for t in q_tokens] for u in union], dtype=bool).reshape(n, q_count)
+    out[:, col["missing_terms"]] = q_count - found.sum(axis=1)
+    if q_count:
+        weight = np.log((n + 1) / (found.sum(axis=0) + 0.5))
+        out[:, col["rare_coverage"]] = (found @ weight) / weight.sum()
+    else:
+        out[:, col["rare_coverage"]] = 0.0
+    if title is not None:
+        t = list(fields).index(title)
+        block = _title_features(
+            _tokens(query), [row[t] for row in doc_tokens], [row[t] for row in doc_sets]
+        )
+        out[:, col["title_bigrams"] : col["number_coverage"] + 1] = block
     return out

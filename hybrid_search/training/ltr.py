@@ -40,7 +40,16 @@ from hybrid_search.ltr.model import LtrModel, save_model
 from hybrid_search.ltr.stage import FeatureRecorder, rerank_with
 from hybrid_search.ranking.fusion import FusionResult
 
-__all__ = ["DEFAULT_PARAMS", "QueryRows", "collect_rows", "cross_validate", "fit", "train_ltr"]
+__all__ = [
+    "DEFAULT_PARAMS",
+    "TUNABLE",
+    "QueryRows",
+    "check_params",
+    "collect_rows",
+    "cross_validate",
+    "fit",
+    "train_ltr",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +72,18 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "verbose": -1,
 }
 ROUNDS = 200
+#: What ``ltr train --params`` may set over ``DEFAULT_PARAMS`` (LightGBM would only warn, and
+#: with ``verbose: -1`` say nothing, about a misspelt name).
+TUNABLE = frozenset(DEFAULT_PARAMS) | {
+    "max_depth",
+    "lambda_l1",
+    "lambda_l2",
+    "min_sum_hessian_in_leaf",
+    "min_gain_to_split",
+    "max_bin",
+    "extra_trees",
+    "path_smooth",
+}
 _METRICS = ("ndcg@10", "ndcg@10_judged", "recall@100", "mrr@10")
 
 
@@ -121,6 +142,18 @@ def collect_rows(
     finally:
         searcher.ltr = before
     return rows, default_run
+
+
+def check_params(params: Mapping[str, Any]) -> None:
+    """Refuse a LightGBM parameter name outside ``TUNABLE``.
+
+    Raises:
+        InvalidRequestError: a name is unknown (named, with the allowed names).
+    """
+    unknown = sorted(set(params) - TUNABLE)
+    if unknown:
+        msg = f"LightGBM parameters {unknown} are not tunable here; allowed: {sorted(TUNABLE)}"
+        raise InvalidRequestError(msg)
 
 
 def fit(
@@ -288,9 +321,11 @@ def train_ltr(
     sample); the held-out queries are for ``hybrid-search eval`` with the model.
 
     Raises:
-        InvalidRequestError: the split is empty or has no judged-relevant candidates.
+        InvalidRequestError: the split is empty or has no judged-relevant candidates, or
+            ``params`` names a parameter outside ``TUNABLE``.
         MissingDependencyError: LightGBM (or matplotlib, pytrec_eval) is not installed.
     """
+    check_params(params or {})
     say = progress or (lambda _line: None)
     qids = split.ids(session.dataset, "train")
     features = list(FeatureRecorder(session.searcher.template).features)

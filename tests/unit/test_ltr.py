@@ -86,6 +86,49 @@ def test_features_code_flag_and_typo_expansions():
     assert off[0, col["typo_terms"]] == 0.0
 
 
+def test_window_relative_and_title_features():
+    fused = fuse([[(1, 5.0), (2, 3.0), (3, 1.0)]])
+    scores = _scores(
+        [
+            ("Delta 2-handle shower faucet", ""),
+            ("Delta faucet valve 2 in.", ""),
+            ("Moen insulation kit", ""),
+        ],
+        [[3.0, 0], [2.0, 0], [4.0, 0]],
+        [0.5, np.nan, 0.7],
+    )
+    x = build_features("delta 2 shower faucet", fused, ["lexical"], scores, fuzzy=False)
+    col = {n: i for i, n in enumerate(feature_names(["title", "text"]))}
+    # query tokens: delta, 2, shower, faucet
+    assert x[:, col["coverage_all"]].tolist() == [1.0, 0.75, 0.0]
+    assert x[:, col["coverage_gap"]].tolist() == [0.0, 0.25, 1.0]
+    assert x[:, col["missing_terms"]].tolist() == [0, 1, 4]
+    assert x[:, col["bm25_rank"]].tolist() == [2, 3, 1]
+    assert x[:, col["cosine_rank"]].tolist() == [2, 3, 1]  # NaN ranks last
+    # "shower" is held by one candidate of three, the others by two: weighted above them
+    w_two, w_one = math.log(4 / 2.5), math.log(4 / 1.5)
+    assert x[1, col["rare_coverage"]] == pytest.approx(3 * w_two / (3 * w_two + w_one))
+    # bigrams (delta 2) (2 shower) (shower faucet): the first title holds the first and last
+    assert x[:, col["title_bigrams"]].tolist() == [pytest.approx(2 / 3), 0.0, 0.0]
+    assert x[:, col["title_head"]].tolist() == [1.0, 1.0, 0.0]  # "faucet"
+    assert x[:, col["title_lead"]].tolist() == [1.0, 1.0, 0.0]  # "delta" leads the title
+    assert x[:, col["number_coverage"]].tolist() == [1.0, 1.0, 0.0]  # "2-handle" holds "2"
+    one = build_features("faucet", fused, ["lexical"], scores, fuzzy=False)
+    assert np.isnan(one[:, col["title_bigrams"]]).all()
+    assert np.isnan(one[:, col["number_coverage"]]).all()
+    prefix = build_features("insul kit", fused, ["lexical"], scores, fuzzy=False)
+    assert prefix[:, col["prefix_coverage"]].tolist() == [0.0, 0.0, 1.0]
+    assert prefix[:, col["coverage_all"]].tolist() == [0.0, 0.0, 0.5]
+
+
+def test_unknown_lightgbm_parameter_is_refused():
+    from hybrid_search.training.ltr import check_params
+
+    check_params({"num_leaves": 31, "learning_rate": 0.1})
+    with pytest.raises(InvalidRequestError, match=r"\['num_leavs'\].*allowed: .*num_leaves"):
+        check_params({"num_leavs": 31})
+
+
 def test_features_refuse_misaligned_scores():
     fused = fuse([[(1, 2.0), (2, 1.0)]])
     with pytest.raises(ValueError, match="2 candidates"):
@@ -281,3 +324,16 @@ def test_rerank_without_a_model_is_a_clear_error(trained):
         session.searcher.search({"query": "gadget", "rerank": "ltr"})
     with pytest.raises(ConfigError, match="HYBRID_SEARCH_SEARCH__LTR_MODEL"):
         load_settings(search={"rerank": "ltr"})
+
+
+@pytest.mark.parametrize(
+    ("value", "message"), [("[1]", "a JSON object is needed"), ("{num_leaves", "not JSON")]
+)
+def test_ltr_train_params_must_be_a_json_object(value, message, tmp_path, capsys):
+    from hybrid_search import cli
+
+    argv = ["ltr", "train", "--dataset", str(tmp_path), "--out", str(tmp_path / "m")]
+    with pytest.raises(SystemExit) as exc:
+        cli.main([*argv, "--params", value])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
