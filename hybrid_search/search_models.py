@@ -16,12 +16,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt, ValidationError
 from pydantic_core import ErrorDetails
 
-from hybrid_search.config import SearchSettings
 from hybrid_search.errors import InvalidRequestError
-from hybrid_search.ranking.adaptive import AdaptiveParams
 from hybrid_search.ranking.commercial import CommercialTerms
 from hybrid_search.ranking.confidence import cosine_from_score
 from hybrid_search.ranking.fusion import FusionResult
+from hybrid_search.ranking.plan import adaptive_params
 
 if TYPE_CHECKING:
     from hybrid_search.ltr.stage import LtrResult
@@ -226,20 +225,6 @@ def summarise_problems(problems: Sequence[dict[str, str]]) -> str:
     if rest == 1:
         return f"{first} (and 1 more problem: {problems[1]['message']})"
     return f"{first} (and {rest} more problems, first: {problems[1]['message']})"
-
-
-def adaptive_params(cfg: SearchSettings) -> AdaptiveParams:
-    """The query-adaptive fusion coefficients of the ``search.adaptive_*`` settings."""
-    return AdaptiveParams(
-        vector_weight=cfg.vector_weight / (cfg.lexical_weight + cfg.vector_weight),
-        cosine_pivot=cfg.adaptive_cosine_pivot,
-        cosine_slope=cfg.adaptive_cosine_slope,
-        spread_pivot=cfg.adaptive_spread_pivot,
-        spread_slope=cfg.adaptive_spread_slope,
-        code_vector_weight=cfg.adaptive_code_vector_weight,
-        min_vector_weight=cfg.adaptive_min_vector_weight,
-        max_vector_weight=cfg.adaptive_max_vector_weight,
-    )
 
 
 def render_hits(

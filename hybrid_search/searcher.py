@@ -6,15 +6,14 @@ questions with raw scores, which keeps the embedded engine and OpenSearch rankin
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -32,25 +31,31 @@ from hybrid_search.errors import (
 )
 from hybrid_search.hits import Hit, HitColumns
 from hybrid_search.ltr.stage import LtrResult, LtrStage, RerankStep
-from hybrid_search.ranking.adaptive import (
-    adaptive_vector_weight,
-    has_code_token,
-    lexical_spread,
-)
 from hybrid_search.ranking.commercial import CommercialParams, CommercialTerms, explore
-from hybrid_search.ranking.confidence import cosine_from_score, gate
-from hybrid_search.ranking.fusion import FusionResult, fuse
+from hybrid_search.ranking.confidence import cosine_from_score
+from hybrid_search.ranking.fusion import FusionResult
+from hybrid_search.ranking.plan import (
+    NO_MATCH,
+    LegRun,
+    Resolved,
+    adaptive_params,
+    choose_legs,
+    decide,
+    fuse_legs,
+    resolve,
+    retry_typos,
+)
 from hybrid_search.search_models import (
     CommercialOverrides,
     SearchRequest,
     SearchResponse,
-    adaptive_params,
     render_hits,
     validate_request,
 )
 from hybrid_search.templates import IndexTemplate, load_template
 
 __all__ = [
+    "NO_MATCH",
     "CommercialOverrides",
     "SearchRequest",
     "SearchResponse",
@@ -60,9 +65,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The warning of an answer whose filters no document passes (then followed by the filters).
-NO_MATCH = "no document matches the filters"
-
 
 def _top_scores(leg: Sequence[Hit], n: int) -> list[float]:
     """The first ``n`` raw scores of a leg (from a ``HitColumns``' array without building hits)."""
@@ -70,6 +72,22 @@ def _top_scores(leg: Sequence[Hit], n: int) -> list[float]:
         top: list[float] = leg.scores[:n].tolist()
         return top
     return [h.score for h in leg[:n]]
+
+
+@dataclass(frozen=True)
+class _LegResults:
+    """What the legs returned (``degraded``: why the vector leg is missing, if it is)."""
+
+    lexical: Sequence[Hit]
+    vector: Sequence[Hit]
+    vec: Any
+    native: FusionResult | None
+    degraded: str | None
+
+    @property
+    def vector_used(self) -> bool:
+        """The vector leg was asked and answered (not degraded)."""
+        return self.vec is not None and self.degraded is None
 
 
 class Searcher:
@@ -210,7 +228,7 @@ class Searcher:
         return float(np.max(dots / np.maximum(lengths, 1e-12)))
 
     def search(self, request: SearchRequest | dict[str, Any]) -> SearchResponse:
-        """Run one search.
+        """Run one search: the plan's decisions (ranking/plan.py) with the I/O between them.
 
         Raises:
             InvalidRequestError: bad input (the message names field, value and what is allowed).
@@ -219,171 +237,56 @@ class Searcher:
         """
         t_start = time.perf_counter()
         req = validate_request(request)
-        cfg = self.settings.search
-        query = req.query.strip()
-        if not query:
-            msg = "field 'query': the query is empty or only whitespace"
-            raise InvalidRequestError(msg)
-        if len(query) > cfg.max_query_chars:
-            msg = f"field 'query': {len(query)} characters, at most {cfg.max_query_chars} allowed"
-            raise InvalidRequestError(msg)
-        k = req.k or cfg.k
-        if k > cfg.max_k:
-            msg = f"field 'k': {k} is out of range; allowed 1..{cfg.max_k}"
-            raise InvalidRequestError(msg)
-        if req.page > cfg.max_page:
-            msg = f"field 'page': {req.page} is out of range; allowed 0..{cfg.max_page}"
-            raise InvalidRequestError(msg)
-        clauses = parse_filters(req.filters, self.template, max_filters=cfg.max_filters)
-        mode = req.mode or cfg.mode
-        window = max(req.candidates or cfg.candidates, (req.page + 1) * k)
-        combination = req.combination or cfg.combination
-        normalization = req.normalization or cfg.normalization
-        weights = (
-            cfg.lexical_weight if req.lexical_weight is None else req.lexical_weight,
-            cfg.vector_weight if req.vector_weight is None else req.vector_weight,
-        )
-        if sum(weights) <= 0:
-            msg = "fields 'lexical_weight' and 'vector_weight' are both 0; at least one must be > 0"
-            raise InvalidRequestError(msg)
-        tau = cfg.min_vector_cosine if req.min_vector_cosine is None else req.min_vector_cosine
-        fuzzy = req.fuzzy or cfg.fuzzy
-        typo = fuzzy == "always"
+        r = resolve(req, self.settings.search, self.template, adaptive=self._adaptive)
         timings: dict[str, float] = {}
-        degraded: list[str] = []
-        warnings: list[str] = []
-        fallback_reason: str | None = None
-
-        lexical: Sequence[Hit] = []
-        vector: Sequence[Hit] = []
-        vec: Any = None
-        use_vector = mode != "lexical"
-        pending: Future[tuple[Sequence[Hit], float]] | None = None
         caps = self.backend.capabilities
-        # A backend with both legs in one round trip (OpenSearch: _msearch) answers them so.
-        legs_fn = caps.both_legs if mode in ("auto", "hybrid") else None
-        # Native mode (OpenSearch hybrid query + search pipeline) fuses inside the cluster.
-        native_fn = caps.native_fusion if legs_fn else None
-        native: FusionResult | None = None
-        if mode == "lexical":
-            # One leg: no thread hand-off (it cost ~0.25 ms a search at 200k docs).
-            lexical, timings["lexical"] = self._timed_lexical(query, window, clauses, typo)
-        elif mode != "vector" and legs_fn is None:
-            # Both legs at once (the embedded engines release the GIL; OpenSearch would answer
-            # both in one _msearch): the lexical leg runs beside query embedding + k-NN.
-            pending = self._legs.submit(self._timed_lexical, query, window, clauses, typo)
-        if use_vector:
-            t = time.perf_counter()
-            vec, error = self._embed(query)
-            timings["embed"] = (time.perf_counter() - t) * 1000
-            if error is not None:
-                if cfg.fallback == "off":
-                    msg = f"vector leg unavailable and fallback is off: {error}"
-                    raise BackendUnavailableError(msg)
-                logger.warning("vector leg degraded, answering lexically: %s", error)
-                degraded.append("vector")
-                warnings.append(f"embedder unavailable: {error}")
-                fallback_reason = f"embedder unavailable: {error}"
-                use_vector = False
-                if mode == "vector" or legs_fn is not None:
-                    pending = self._legs.submit(self._timed_lexical, query, window, clauses, typo)
-            elif native_fn is not None:
-                t = time.perf_counter()
-                native = native_fn.native_fused(
-                    query,
-                    vec,
-                    window=window,
-                    filters=clauses,
-                    min_vector_cosine=tau if mode == "auto" else None,
-                    rrf=combination == "rrf",
-                    fuzzy=typo,
-                )
-                timings["native"] = (time.perf_counter() - t) * 1000
-            elif legs_fn is not None:
-                t = time.perf_counter()
-                both = legs_fn.legs(query, vec, k=window, filters=clauses, fuzzy=typo)
-                lexical, vector, exc = both.lexical, both.vector, both.vector_error
-                if exc is not None:  # only the vector leg failed
-                    if cfg.fallback == "off":
-                        raise exc
-                    logger.warning("vector leg degraded, answering lexically: %s", exc)
-                    use_vector = False
-                    degraded.append("vector")
-                    warnings.append(f"vector leg unavailable: {exc}")
-                    fallback_reason = f"vector leg unavailable: {exc}"
-                timings["legs"] = (time.perf_counter() - t) * 1000
-            else:
-                t = time.perf_counter()
-                vector = self.backend.vector(vec, k=window, filters=clauses)
-                timings["vector"] = (time.perf_counter() - t) * 1000
-        if pending is not None:
-            lexical, timings["lexical"] = pending.result()
-        if not lexical and fuzzy == "on_empty" and (mode != "vector" or not use_vector):
-            # Typo tolerance only where exact terms found nothing.
-            lexical, timings["lexical_fuzzy"] = self._timed_lexical(query, window, clauses, True)
-
-        top_cosine = None
-        if vector:
-            top_cosine = self._top_cosine(vector, vec)
-        # Nothing passed the filters: say that, not a gate reason for an empty vector leg.
-        unmatched = not (lexical or vector or (native is not None and len(native)))
-        unmatched = (
-            unmatched
-            and bool(clauses)
-            and self._matches_nothing(clauses, vec, searched=use_vector and native is None)
+        run = choose_legs(
+            r.mode,
+            both_legs=caps.both_legs is not None,
+            native_fusion=caps.native_fusion is not None,
         )
-        if unmatched:
-            warnings.append(f"{NO_MATCH} {json.dumps(req.filters, ensure_ascii=False)}")
-        if use_vector and mode == "auto" and native is None and not unmatched:
-            decision = gate(top_cosine, tau)
-            if not decision.use_vector and lexical:
-                fallback_reason = decision.reason
-                use_vector = False
-            elif not decision.use_vector:
-                warnings.append(f"{decision.reason}; kept because the lexical leg found nothing")
-
-        t = time.perf_counter()
-        mode_used: Literal["hybrid", "lexical", "vector"]
-        if use_vector and mode != "vector" and ((lexical and vector) or unmatched):
-            legs, mode_used = [lexical, vector], "hybrid"
-        elif use_vector and (vector or not lexical):
-            legs, mode_used = [vector], "vector"
-        else:
-            legs, mode_used = [lexical], "lexical"
-        leg_names: list[str] = ["lexical", "vector"] if mode_used == "hybrid" else [mode_used]
-        adaptive = cfg.adaptive_fusion if req.adaptive_fusion is None else req.adaptive_fusion
-        if mode_used == "hybrid" and adaptive:
-            share = weights[1] / sum(weights)
-            base = self._adaptive  # dataclasses.replace costs ~5 us: only for other weights
-            w_vector = adaptive_vector_weight(
-                base if share == base.vector_weight else replace(base, vector_weight=share),
-                top_cosine=top_cosine,
-                spread=lexical_spread(_top_scores(lexical, 10)),
-                code_like=has_code_token(query),
+        got = self._run_legs(r, run, timings)
+        lexical, vector, native = got.lexical, got.vector, got.native
+        if retry_typos(r, lexical_found=bool(lexical), vector_used=got.vector_used):
+            lexical, timings["lexical_fuzzy"] = self._timed_lexical(
+                r.query, r.window, r.clauses, True
             )
-            weights = (1.0 - w_vector, w_vector)
-        fused = fuse(
-            legs,
-            normalization=normalization,
-            combination=combination,
-            weights=weights if mode_used == "hybrid" else (1.0,),
-            rank_constant=req.rank_constant or cfg.rank_constant,
-            limit=window,
+        top_cosine = self._top_cosine(vector, got.vec) if vector else None
+        # Nothing passed the filters: say that, not a gate reason for an empty vector leg.
+        unmatched = (
+            not (lexical or vector or (native is not None and len(native)))
+            and bool(r.clauses)
+            and self._matches_nothing(
+                r.clauses, got.vec, searched=got.vector_used and native is None
+            )
         )
-        if native is not None:  # the radial min_score on the knn sub-query was the gate
-            fused, mode_used, leg_names = native, "hybrid", ["lexical", "vector"]
+        decision = decide(
+            r,
+            lexical_found=bool(lexical),
+            vector_found=bool(vector),
+            lexical_top=_top_scores(lexical, 10),
+            top_cosine=top_cosine,
+            degraded=got.degraded,
+            native=native is not None,
+            unmatched=unmatched,
+        )
+        t = time.perf_counter()
+        # Native mode: the pipeline fused (the radial min_score on the knn sub-query gated).
+        fused = native if native is not None else fuse_legs(r, decision, lexical, vector)
         timings["fusion"] = (time.perf_counter() - t) * 1000
 
-        fused, ltr = self._learned_rerank(req, query, fused, leg_names, vec, typo, k, timings)
+        fused, ltr = self._learned_rerank(
+            req, r.query, fused, decision.leg_names, got.vec, r.typo, r.k, timings
+        )
 
         t = time.perf_counter()
         enabled, params = self._commercial(req)
         terms = self.backend.rerank(fused, params, now=self._clock()) if enabled else None
-        order, explored = self._order(fused, terms, params, query)
+        order, explored = self._order(fused, terms, params, r.query)
         timings["commercial"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        page_rows = order[req.page * k : (req.page + 1) * k]
+        page_rows = order[r.page * r.k : (r.page + 1) * r.k]
         sources = self.backend.fetch([fused.keys[i] for i in page_rows])
         timings["fetch"] = (time.perf_counter() - t) * 1000
         hits = render_hits(
@@ -393,8 +296,8 @@ class Searcher:
             fused,
             terms,
             explored,
-            leg_names,
-            req.page * k,
+            decision.leg_names,
+            r.page * r.k,
             req.explain,
             cosine_scale=self.template.text_similarity_scale,
             ltr=ltr,
@@ -403,12 +306,12 @@ class Searcher:
         encoder = self._encoder
         return SearchResponse(
             hits=hits,
-            mode_used=mode_used,
-            fallback_reason=fallback_reason,
-            degraded=degraded,
-            warnings=warnings,
-            page=req.page,
-            k=k,
+            mode_used=decision.mode_used,
+            fallback_reason=decision.fallback_reason,
+            degraded=decision.degraded,
+            warnings=decision.warnings,
+            page=r.page,
+            k=r.k,
             candidates={"lexical": len(lexical), "vector": len(vector), "fused": len(fused)},
             timings_ms={name: round(v, 3) for name, v in timings.items()},
             top_vector_cosine=top_cosine,
@@ -416,6 +319,70 @@ class Searcher:
                 f"{encoder.embedder.model_id} ({encoder.embedder.runtime})" if encoder else None
             ),
         )
+
+    def _run_legs(self, r: Resolved, run: LegRun, timings: dict[str, float]) -> _LegResults:
+        """Run the legs as ``choose_legs`` said, degrading to the lexical leg where the
+        embedder or the vector leg is unavailable (unless ``search.fallback`` is ``off``).
+
+        Raises:
+            BackendUnavailableError: the embedder failed and ``search.fallback`` is ``off``.
+            BackendError: the vector leg failed and ``search.fallback`` is ``off``.
+        """
+        args = (r.query, r.window, r.clauses, r.typo)
+        if run == "lexical":
+            # One leg: no thread hand-off (it cost ~0.25 ms a search at 200k docs).
+            alone, timings["lexical"] = self._timed_lexical(*args)
+            return _LegResults(alone, [], None, None, None)
+        strict = self.settings.search.fallback == "off"
+        # Both legs at once (the embedded engines release the GIL): the lexical leg runs beside
+        # query embedding + k-NN.
+        pending = self._legs.submit(self._timed_lexical, *args) if run == "parallel" else None
+        lexical: Sequence[Hit] = []
+        vector: Sequence[Hit] = []
+        native: FusionResult | None = None
+        degraded: str | None = None
+        t = time.perf_counter()
+        vec, error = self._embed(r.query)
+        timings["embed"] = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        if error is not None:
+            if strict:
+                msg = f"vector leg unavailable and fallback is off: {error}"
+                raise BackendUnavailableError(msg)
+            logger.warning("vector leg degraded, answering lexically: %s", error)
+            degraded = f"embedder unavailable: {error}"
+            if pending is None:
+                pending = self._legs.submit(self._timed_lexical, *args)
+        elif run == "native":
+            engine = self.backend.capabilities.native_fusion
+            assert engine is not None  # choose_legs said so
+            native = engine.native_fused(
+                r.query,
+                vec,
+                window=r.window,
+                filters=r.clauses,
+                min_vector_cosine=r.tau if r.mode == "auto" else None,
+                rrf=r.combination == "rrf",
+                fuzzy=r.typo,
+            )
+            timings["native"] = (time.perf_counter() - t) * 1000
+        elif run == "both":
+            both_legs = self.backend.capabilities.both_legs
+            assert both_legs is not None  # choose_legs said so
+            both = both_legs.legs(r.query, vec, k=r.window, filters=r.clauses, fuzzy=r.typo)
+            lexical, vector, exc = both.lexical, both.vector, both.vector_error
+            if exc is not None:  # only the vector leg failed
+                if strict:
+                    raise exc
+                logger.warning("vector leg degraded, answering lexically: %s", exc)
+                degraded = f"vector leg unavailable: {exc}"
+            timings["legs"] = (time.perf_counter() - t) * 1000
+        else:
+            vector = self.backend.vector(vec, k=r.window, filters=r.clauses)
+            timings["vector"] = (time.perf_counter() - t) * 1000
+        if pending is not None:
+            lexical, timings["lexical"] = pending.result()
+        return _LegResults(lexical, vector, vec, native, degraded)
 
     def _learned_rerank(
         self,

@@ -1,10 +1,10 @@
 """Tune fusion on the train queries by replaying each query's legs through the pure functions.
 
 Each query's legs are fetched once from the backend (lexical with and without typo tolerance,
-vector, at the deepest window tried); every candidate setting is then replayed with the same
-pure functions and the same order of decisions as ``Searcher.search`` (typo-tolerant lexical,
-confidence gate, lexical-empty fallback, query-adaptive weights, fusion), which makes a grid of
-hundreds of settings cost seconds. A test holds the replay to the Searcher's rankings.
+vector, at the deepest window tried); every candidate setting is then replayed through the
+decisions ``Searcher.search`` takes (ranking/plan.py: typo-tolerant lexical, confidence gate,
+lexical-empty fallback, query-adaptive weights, fusion), which makes a grid of hundreds of
+settings cost seconds. A test holds the replay to the Searcher's rankings.
 
 Search: coordinate ascent on mean nDCG@10 over the train queries, from the configured settings,
 two passes over the parameters. The held-out queries are only scored at the end, for the
@@ -19,14 +19,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from hybrid_search.evaluation.metrics import compare, evaluate, mean_metrics
-from hybrid_search.ranking.adaptive import (
-    AdaptiveParams,
-    adaptive_vector_weight,
-    has_code_token,
-    lexical_spread,
-)
-from hybrid_search.ranking.confidence import cosine_from_score, gate
-from hybrid_search.ranking.fusion import fuse
+from hybrid_search.ranking.adaptive import AdaptiveParams
+from hybrid_search.ranking.confidence import cosine_from_score
+from hybrid_search.ranking.plan import Resolved, adaptive_params, decide, fuse_legs, retry_typos
 
 if TYPE_CHECKING:
     from hybrid_search.config import SearchSettings
@@ -67,8 +62,6 @@ class FusionConfig:
     def from_settings(cls, cfg: SearchSettings) -> FusionConfig:
         """The configured default, as a replay setting."""
         total = cfg.lexical_weight + cfg.vector_weight
-        from hybrid_search.searcher import adaptive_params
-
         adaptive = adaptive_params(cfg) if cfg.adaptive_fusion else None
         return cls(
             normalization=cfg.normalization,
@@ -115,39 +108,50 @@ def collect_legs(session: EvalSession, qids: Iterable[str], *, depth: int) -> di
     return out
 
 
-def replay(legs: QueryLegs, cfg: FusionConfig, *, space_type: str = "cosinesimil") -> list[str]:
-    """The ranking ``Searcher.search`` returns for this query under ``cfg`` (ids, best first)."""
-    n = cfg.candidates
-    lexical = legs.fuzzy if cfg.fuzzy == "always" else legs.lexical
-    if not lexical and cfg.fuzzy == "on_empty":
-        lexical = legs.fuzzy
-    lexical = lexical[:n]
-    if cfg.mode == "lexical":
-        return [d for d, _ in lexical]
-    vector = legs.vector[:n]
-    top = cosine_from_score(vector[0][1], space_type) if vector else None
-    use_vector = bool(vector)
-    if use_vector and cfg.min_vector_cosine is not None and lexical:
-        use_vector = gate(top, cfg.min_vector_cosine).use_vector
-    if not (use_vector and lexical):
-        chosen = vector if use_vector or not lexical else lexical
-        return [d for d, _ in chosen]
+def _as_resolved(text: str, cfg: FusionConfig) -> Resolved:
+    """The Searcher's resolved request that ``cfg`` stands for (a threshold means ``auto``)."""
+    gated = cfg.min_vector_cosine is not None
+    mode: Literal["auto", "hybrid", "lexical"] = "auto" if gated else "hybrid"
     w = cfg.vector_weight
-    if cfg.adaptive is not None:
-        w = adaptive_vector_weight(
-            replace(cfg.adaptive, vector_weight=w),
-            top_cosine=top,
-            spread=lexical_spread([s for _, s in lexical]),
-            code_like=has_code_token(legs.text),
-        )
-    fused = fuse(
-        [lexical, vector],
+    return Resolved(
+        query=text,
+        k=cfg.candidates,
+        page=0,
+        clauses=[],
+        mode="lexical" if cfg.mode == "lexical" else mode,
+        window=cfg.candidates,
         normalization=cfg.normalization,
         combination=cfg.combination,
         weights=(1.0 - w, w),
+        vector_share=w,
+        adaptive=cfg.adaptive,
+        tau=cfg.min_vector_cosine if cfg.min_vector_cosine is not None else 0.0,
+        fuzzy=cfg.fuzzy,
         rank_constant=cfg.rank_constant,
     )
-    return [str(k) for k in fused.keys]
+
+
+def replay(legs: QueryLegs, cfg: FusionConfig, *, space_type: str = "cosinesimil") -> list[str]:
+    """The ranking ``Searcher.search`` returns for this query under ``cfg`` (ids, best first):
+    the same decisions (ranking/plan.py) over the stored legs."""
+    n = cfg.candidates
+    r = _as_resolved(legs.text, cfg)
+    lexical = legs.fuzzy if r.typo else legs.lexical
+    if retry_typos(r, lexical_found=bool(lexical), vector_used=True):
+        lexical = legs.fuzzy
+    lexical = lexical[:n]
+    vector = [] if r.mode == "lexical" else legs.vector[:n]
+    decision = decide(
+        r,
+        lexical_found=bool(lexical),
+        vector_found=bool(vector),
+        lexical_top=[s for _, s in lexical[:10]],
+        top_cosine=cosine_from_score(vector[0][1], space_type) if vector else None,
+    )
+    if decision.mode_used != "hybrid":
+        chosen = vector if decision.mode_used == "vector" else lexical
+        return [d for d, _ in chosen]
+    return [str(k) for k in fuse_legs(r, decision, lexical, vector, limit=None).keys]
 
 
 def score_config(
