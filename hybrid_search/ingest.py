@@ -16,7 +16,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from hybrid_search.backends import SearchBackend
+from hybrid_search.backends.base import IndexWriter
 from hybrid_search.documents import embedding_text, knn_vectors, validate_document
 from hybrid_search.embedding import Embedder
 from hybrid_search.errors import HybridSearchError, InvalidRequestError
@@ -73,7 +73,7 @@ def index_documents(
     *,
     template: IndexTemplate,
     embedder: Embedder,
-    backend: SearchBackend,
+    backend: IndexWriter,
     batch_size: int = 512,
     embed_batch_size: int = 64,
     progress: bool = False,

@@ -317,3 +317,19 @@ def running_osmem() -> Iterator[Any]:
         server.close()
         if server.process.stdout is not None:
             server.process.stdout.close()
+
+
+class _Renamed:
+    """An embedder under another model id (the same vectors): a re-embed "with another model"."""
+
+    def __init__(self, inner: Any, model_id: str) -> None:
+        self._inner = inner
+        self.model_id = model_id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def renamed(embedder: Any, model_id: str) -> Any:
+    """``embedder`` reporting ``model_id``."""
+    return _Renamed(embedder, model_id)

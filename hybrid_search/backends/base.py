@@ -12,7 +12,7 @@ object or nothing; mypy checks that what a backend declares has the methods.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,9 +34,12 @@ __all__ = [
     "Capabilities",
     "Health",
     "IndexInfo",
+    "IndexVersions",
+    "IndexWriter",
     "KeywordValues",
     "Legs",
     "NativeFusion",
+    "NewVersion",
     "SearchBackend",
 ]
 
@@ -130,6 +133,56 @@ class KeywordValues(Protocol):
         ...
 
 
+class IndexWriter(Protocol):
+    """What the ingest path writes through: a backend, or a new index version being built."""
+
+    capabilities: Capabilities
+
+    def ensure_index(self, *, model_id: str, dimension: int) -> IndexInfo:
+        """Create the index if missing; refuse one built with another model."""
+        ...
+
+    def index(self, docs: Sequence[dict[str, Any]], vectors: np.ndarray) -> IngestReport:
+        """Upsert validated documents with their vectors (one row each)."""
+        ...
+
+
+class NewVersion(IndexWriter, Protocol):
+    """A new version of the index, written beside the live one and not yet searched.
+
+    Attributes:
+        name: the version (OpenSearch: the index name; embedded: the directory name).
+        replaces: the live version it is built to replace.
+    """
+
+    name: str
+    replaces: str
+
+    def finish(self) -> int:
+        """Make what was written durable and searchable; the version's document count."""
+        ...
+
+    def close(self) -> None:
+        """Release what writing the version held."""
+        ...
+
+
+class IndexVersions(Protocol):
+    """Index versions with an atomic switch: the batch re-embed's two primitives."""
+
+    def new_version(self, *, model_id: str) -> NewVersion:
+        """Start the next version (written through ``ensure_index`` and ``index``).
+
+        Raises:
+            IndexNotFoundError: there is no live index to replace.
+        """
+        ...
+
+    def swap(self, version: NewVersion, *, drop_old: bool = False) -> bool:
+        """Make ``version`` the live one in one atomic step; True if the old one was deleted."""
+        ...
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """The optional parts of a backend: the object implementing each, or None.
@@ -141,6 +194,7 @@ class Capabilities:
         background_build: background index work that ``optimize`` finishes.
         candidate_scoring: per-field scores of given candidates (``search.rerank: ltr``).
         keyword_values: keyword value counts from the engine (``/v1/info``).
+        index_versions: new index versions and an atomic swap (the batch re-embed).
     """
 
     both_legs: BothLegs | None = None
@@ -149,6 +203,7 @@ class Capabilities:
     background_build: BackgroundBuild | None = None
     candidate_scoring: CandidateScoring | None = None
     keyword_values: KeywordValues | None = None
+    index_versions: IndexVersions | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +280,11 @@ class SearchBackend(Protocol):
         self, fused: FusionResult, params: CommercialParams, *, now: datetime
     ) -> CommercialTerms:
         """The commercial stage over the fused window: every term per candidate, in fused order."""
+        ...
+
+    def scan(self) -> Iterator[dict[str, Any]]:
+        """Every stored document as the ingest path accepts it (the non-text blocks of its
+        stored vector put back under ``vectors``), in a stable order."""
         ...
 
     def vector_norms(self, keys: Sequence[Hashable]) -> np.ndarray:

@@ -4,8 +4,9 @@
   stored vectors, or FILE embedded with the configured model), for ``drift``.
 - ``drift A.npz B.npz --out DIR``: ``drift.json`` and ``drift.png``.
 - ``audit --query-log F --events F --out report.md``: the relevance audit in markdown.
-- ``reembed``: the batch path of cold start; every document re-embedded with the configured
-  model into a new version, verified, then swapped in (OpenSearch: the alias ``reindex``).
+- ``reembed``: the batch path of cold start, both backends (``hybrid_search/reembed.py``); every
+  document re-embedded with the configured model into a new index version, verified, then
+  swapped in (OpenSearch: the alias; ``opensearch reindex`` is its deprecated alias).
 
 Exit codes: 0 ok, 1 partial (re-embed not swapped), 2 usage or configuration error,
 3 backend unavailable.
@@ -57,8 +58,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     audit.add_argument("--seed", type=int, default=0)
     audit.set_defaults(handler=_audit)
 
-    re_ = sub.add_parser("reembed", help="re-embed the catalogue into a new version and swap")
+    re_ = sub.add_parser(
+        "reembed",
+        help="re-embed the catalogue into a new index version, verify, swap (both backends; "
+        "OpenSearch: the alias)",
+    )
     re_.add_argument("--model", help="the model to embed with (default: the configured one)")
+    re_.add_argument("--drop-old", action="store_true", help="delete the old version after")
     re_.add_argument("--rejects", type=Path, help="write rejected documents here (JSONL)")
     re_.set_defaults(handler=_reembed)
 
@@ -231,22 +237,25 @@ def _text_vector_of(backend: Any, template: Any) -> Any:
 
 
 def _reembed(args: argparse.Namespace) -> int:
-    from hybrid_search.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+    from hybrid_search.backends import create_backend
+    from hybrid_search.cli import EXIT_OK, EXIT_PARTIAL
     from hybrid_search.embedding import create_embedder
+    from hybrid_search.reembed import reembed
     from hybrid_search.templates import load_template
 
     settings = _settings(args)
-    if settings.backend != "embedded":
-        _out(
-            "error: on OpenSearch the batch re-embed is `hybrid-search opensearch reindex` "
-            "(new index version, verified, alias swapped)",
-            err=True,
-        )
-        return EXIT_USAGE
-    from hybrid_search.observability.catalogue import reembed
-
     template = load_template(settings.template, settings.templates_dir)
-    report = reembed(settings, template, create_embedder(settings.embedding))
+    backend = create_backend(settings, template)
+    try:
+        report = reembed(
+            backend,
+            template,
+            create_embedder(settings.embedding),
+            embed_batch_size=settings.embedding.batch_size,
+            drop_old=args.drop_old,
+        )
+    finally:
+        backend.close()
     if args.rejects is not None and report.ingest.failed:
         with args.rejects.open("w", encoding="utf-8") as fh:
             for doc_id, reason in report.ingest.failed:
@@ -256,12 +265,13 @@ def _reembed(args: argparse.Namespace) -> int:
             {
                 "old_model": report.old_model,
                 "new_model": report.new_model,
-                "version": report.version,
-                "path": str(report.path),
+                "old_version": report.old_version,
+                "version": report.new_version,
                 "documents": report.source_count,
                 "indexed": report.ingest.indexed,
                 "failed": len(report.ingest.failed),
                 "swapped": report.swapped,
+                "dropped_old": report.dropped_old,
             }
         )
     )

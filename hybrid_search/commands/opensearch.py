@@ -45,7 +45,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     boot.set_defaults(handler=_bootstrap)
 
     re_ = osub.add_parser(
-        "reindex", help="re-embed into a new index version, verify, swap the alias atomically"
+        "reindex",
+        help="deprecated alias of `hybrid-search reembed`: re-embed into a new index version, "
+        "verify, swap the alias atomically",
     )
     _add_connection(re_)
     re_.add_argument("--drop-old", action="store_true", help="delete the old version after")
@@ -111,22 +113,24 @@ def _bootstrap(args: argparse.Namespace) -> int:
 
 
 def _reindex(args: argparse.Namespace) -> int:
+    from hybrid_search.reembed import reembed
+
+    _out("note: `opensearch reindex` is an alias of `hybrid-search reembed`", err=True)
     backend, embedder, settings = _backend(args)
     try:
-        report = backend.bootstrapper.reindex(
-            lambda texts: embedder.encode_documents(
-                texts, batch_size=settings.embedding.batch_size
-            ),
-            model_id=embedder.model_id,
-            dimension=_dimension(backend, embedder),
+        report = reembed(
+            backend,
+            backend.template,
+            embedder,
+            batch_size=args.page,
+            embed_batch_size=settings.embedding.batch_size,
             drop_old=args.drop_old,
-            page=args.page,
         )
     finally:
         backend.close()
     ingest = report.ingest
     _out(
-        f"{report.old_index} -> {report.new_index}: {report.source_count} documents read, "
+        f"{report.old_version} -> {report.new_version}: {report.source_count} documents read, "
         f"{ingest.indexed} indexed, {len(ingest.failed)} rejected"
     )
     if args.rejects is not None and ingest.failed:
@@ -135,13 +139,13 @@ def _reindex(args: argparse.Namespace) -> int:
                 fh.write(json.dumps({"id": doc_id, "reason": reason}, ensure_ascii=False) + "\n")
     if not report.swapped:
         _out(
-            f"alias {backend.alias} NOT moved: it stays on {report.old_index}; "
-            f"{report.new_index} is left for inspection",
+            f"alias {backend.alias} NOT moved: it stays on {report.old_version}; "
+            f"{report.new_version} is left for inspection",
             err=True,
         )
         return 1
-    dropped = f", {report.old_index} deleted" if report.dropped_old else ""
-    _out(f"alias {backend.alias} -> {report.new_index}{dropped}")
+    dropped = f", {report.old_version} deleted" if report.dropped_old else ""
+    _out(f"alias {backend.alias} -> {report.new_version}{dropped}")
     return 0
 
 

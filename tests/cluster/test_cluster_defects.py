@@ -22,6 +22,7 @@ from hybrid_search.backends.opensearch.versions import radial_gate_flaw
 from hybrid_search.documents import parse_filters
 from hybrid_search.errors import BackendError
 from hybrid_search.ingest import index_documents
+from hybrid_search.reembed import reembed
 from tests.conftest import HashEmbedder
 
 EMB = HashEmbedder()
@@ -227,12 +228,10 @@ def test_reindex_refreshes_the_new_version_once(make_backend, corpus):
     backend = make_backend()
     _ingest(backend, corpus)
     sent = _recorded(backend)
-    report = backend.bootstrapper.reindex(
-        EMB.encode_documents, model_id=EMB.model_id, dimension=384, page=6
-    )
+    report = reembed(backend, backend.template, EMB, batch_size=6)
     assert report.swapped and report.ingest.indexed == len(corpus)
     assert len(_bulk_refreshes(sent)) > 1 and set(_bulk_refreshes(sent)) == {"false"}
     assert [r.path for r in sent.sent if r.path.endswith("/_refresh")] == [
-        f"/{report.new_index}/_refresh"
+        f"/{report.new_version}/_refresh"
     ]
     assert backend.count() == len(corpus)

@@ -24,6 +24,7 @@ import pytest
 from hybrid_search.cli import main
 from hybrid_search.config import load_settings
 from hybrid_search.ingest import index_documents
+from hybrid_search.reembed import reembed
 from hybrid_search.searcher import Searcher
 from tests.conftest import HashEmbedder, drop_alias, guard_cluster_client, searcher_with
 
@@ -184,13 +185,7 @@ def test_reindex_under_continuous_search_swaps_atomically_and_loses_nothing(
     assert all(sku in search(q) for q, sku in queries), "the queries find their product"
 
     def reindex(drop_old: bool) -> Any:
-        return backend.bootstrapper.reindex(
-            lambda texts: EMB.encode_documents(texts),
-            model_id=EMB.model_id,
-            dimension=EMB.dimension,
-            drop_old=drop_old,
-            page=250,
-        )
+        return reembed(backend, backend.template, EMB, batch_size=250, drop_old=drop_old)
 
     with AliasWatcher(opensearch_url, alias) as watch, Reader(search, queries) as reader:
         started = time.monotonic()
@@ -203,7 +198,7 @@ def test_reindex_under_continuous_search_swaps_atomically_and_loses_nothing(
         time.sleep(0.3)
     assert reader.failures == []
 
-    assert (first.old_index, first.new_index, first.swapped, first.dropped_old) == (
+    assert (first.old_version, first.new_version, first.swapped, first.dropped_old) == (
         v1,
         v2,
         True,
@@ -212,7 +207,7 @@ def test_reindex_under_continuous_search_swaps_atomically_and_loses_nothing(
     assert first.source_count == first.ingest.indexed == len(docs)
     assert first.ingest.failed == []
     assert v2_count == len(docs)
-    assert (second.old_index, second.new_index, second.swapped, second.dropped_old) == (
+    assert (second.old_version, second.new_version, second.swapped, second.dropped_old) == (
         v2,
         v3,
         True,

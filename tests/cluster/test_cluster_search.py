@@ -16,7 +16,8 @@ from hybrid_search.ingest import index_documents
 from hybrid_search.ranking.commercial import CommercialParams, commercial_terms
 from hybrid_search.ranking.confidence import cosine_from_score
 from hybrid_search.ranking.fusion import FusionResult
-from tests.conftest import HashEmbedder
+from hybrid_search.reembed import reembed
+from tests.conftest import HashEmbedder, renamed
 
 NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
 
@@ -194,7 +195,7 @@ def test_behaviour_template_416_d_vectors_read_back(
     assert all(v is not None and v.shape == (416,) for v in before.values())
     assert before[docs[0]["sku"]][384:].any() and not before[docs[7]["sku"]][384:].any()
     assert "vectors" not in backend.get(docs[0]["sku"])
-    moved = backend.bootstrapper.reindex(emb.encode_documents, model_id="m2", dimension=416)
+    moved = reembed(backend, backend.template, renamed(emb, "m2"))
     assert moved.swapped and moved.ingest.failed == [] and moved.source_count == 8
     for sku, vec in before.items():
         np.testing.assert_allclose(backend.vector_of(sku), vec, atol=1e-6)

@@ -197,13 +197,17 @@ def test_a_text_only_template_rejects_block_vectors(tmp_path, minilm, corpus):
 
 def test_reembed_keeps_the_behaviour_blocks(tmp_path, minilm, corpus):
     from hybrid_search.backends.embedded.backend import EmbeddedBackend
-    from hybrid_search.observability.catalogue import reembed
+    from hybrid_search.reembed import reembed
 
     searcher, _ = _open(tmp_path, minilm, "products-behaviour", _docs(corpus[:10]))
     settings, template = searcher.settings, searcher.template
     before = {d["sku"]: searcher.backend.vector_of(d["sku"]) for d in corpus[:10]}
     searcher.close()
-    result = reembed(settings, template, minilm)
+    live = EmbeddedBackend(settings.embedded.data_dir, template, settings.embedded)
+    try:
+        result = reembed(live, template, minilm)
+    finally:
+        live.close()
     assert result.swapped and result.ingest.failed == []
     backend = EmbeddedBackend(settings.embedded.data_dir, template, settings.embedded)
     try:

@@ -6,13 +6,24 @@ import json
 
 import numpy as np
 
+from hybrid_search.backends.embedded import EmbeddedBackend
+from hybrid_search.backends.embedded.versions import versions_dir
 from hybrid_search.cli import main
 from hybrid_search.documents import embedding_text, validate_document
-from hybrid_search.observability.catalogue import reembed, versions_dir
 from hybrid_search.observability.drift import load_snapshot
+from hybrid_search.reembed import reembed as reembed_backend
 from hybrid_search.searcher import Searcher
 from hybrid_search.templates import load_template
 from tests.conftest import HashEmbedder
+
+
+def reembed(settings, template, embedder):
+    """Re-embed the embedded index of ``settings`` (the live backend opened and closed here)."""
+    live = EmbeddedBackend(settings.embedded.data_dir, template, settings.embedded)
+    try:
+        return reembed_backend(live, template, embedder)
+    finally:
+        live.close()
 
 
 class HashEmbedderV2(HashEmbedder):
@@ -63,7 +74,8 @@ def test_reembed_swaps_to_a_verified_new_version(make_searcher, corpus):
         searcher.close()
     # A second cycle: v3, the symlink replaced in place, v2 kept for rollback.
     again = reembed(settings, first.template, HashEmbedder())
-    assert again.swapped and again.version == 3
+    assert again.swapped and again.new_version == "v3-hash-embedder"
+    assert again.old_version == "v2-hash-embedder-v2"
     assert data_dir.resolve().name == "v3-hash-embedder"
     assert (versions_dir(data_dir) / "v2-hash-embedder-v2").is_dir()
 
@@ -121,10 +133,29 @@ def test_snapshot_reembed_drift_chain(make_searcher, corpus, tmp_path, capsys):
     assert (out / "drift.png").exists()
 
 
-def test_reembed_on_opensearch_points_to_reindex(monkeypatch, capsys):
-    monkeypatch.setenv("HYBRID_SEARCH_BACKEND", "opensearch")
-    assert main(["reembed"]) == 2
-    assert "opensearch reindex" in capsys.readouterr().err
+def test_reembed_cli_with_drop_old(make_searcher, corpus, capsys, monkeypatch):
+    import hybrid_search.embedding as embedding
+
+    first = make_searcher(corpus)
+    data_dir = first.settings.embedded.data_dir
+    first.close()
+    monkeypatch.setattr(embedding, "create_embedder", lambda _cfg: HashEmbedderV2())
+    capsys.readouterr()
+    assert main(["--data-dir", str(data_dir), "reembed"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["version"], out["documents"], out["swapped"]) == ("v2-hash-embedder-v2", 40, True)
+    monkeypatch.setattr(embedding, "create_embedder", lambda _cfg: HashEmbedder())
+    assert main(["--data-dir", str(data_dir), "reembed", "--drop-old"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["old_version"], out["version"], out["dropped_old"]) == (
+        "v2-hash-embedder-v2",
+        "v3-hash-embedder",
+        True,
+    )
+    root = versions_dir(data_dir)
+    assert not (root / "v2-hash-embedder-v2").exists() and (root / "v1-hash-embedder").is_dir()
+    history = json.loads((root / "versions.json").read_text())["versions"]
+    assert [(v["version"], v["active"]) for v in history] == [(1, False), (3, True)]
 
 
 def test_snapshot_from_jsonl_keeps_zero_popularity(tmp_path, corpus, monkeypatch):

@@ -18,8 +18,9 @@ from hybrid_search.backends.opensearch.plan import build_plan
 from hybrid_search.config import load_settings
 from hybrid_search.ingest import index_documents
 from hybrid_search.ranking.confidence import score_from_similarity
+from hybrid_search.reembed import reembed
 from hybrid_search.templates import load_template, parse_template
-from tests.conftest import HashEmbedder
+from tests.conftest import HashEmbedder, renamed
 from tests.opensearch.validating import Validating
 
 TEMPLATE = load_template("products-behaviour")
@@ -101,7 +102,7 @@ def test_bulk_and_reindex_on_osmem_keep_the_behaviour_block(osmem, validator, co
         assert all(v.shape == (416,) for v in before.values())
         assert before[corpus[0]["sku"]][384:].any() and not before[corpus[7]["sku"]][384:].any()
         assert "vectors" not in backend.get(corpus[0]["sku"])
-        again = backend.bootstrapper.reindex(emb.encode_documents, model_id="m2", dimension=416)
+        again = reembed(backend, backend.template, renamed(emb, "m2"))
         assert again.swapped and again.ingest.failed == [] and again.source_count == 8
         for sku, vec in before.items():
             np.testing.assert_allclose(backend.vector_of(sku), vec, atol=1e-6)
@@ -133,7 +134,7 @@ def test_turning_blocks_on_is_a_reindex(osmem, validator, corpus):
             backend=old,  # type: ignore[arg-type]
         )
         assert report.indexed == 5
-        moved = new.bootstrapper.reindex(emb.encode_documents, model_id=emb.model_id, dimension=416)
+        moved = reembed(new, new.template, emb)
         assert moved.swapped and moved.ingest.failed == []
         vec = new.vector_of(corpus[0]["sku"])
         assert vec.shape == (416,) and not vec[384:].any()

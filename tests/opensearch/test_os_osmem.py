@@ -26,7 +26,8 @@ from hybrid_search.errors import BackendError
 from hybrid_search.ingest import index_documents
 from hybrid_search.ranking.commercial import CommercialParams, commercial_terms
 from hybrid_search.ranking.fusion import FusionResult
-from tests.conftest import HashEmbedder
+from hybrid_search.reembed import reembed
+from tests.conftest import HashEmbedder, renamed
 from tests.contract.test_embedded_backend import ALL_TEXT, DATE_FILTERS, FILTERS, matches
 
 pytestmark = pytest.mark.integration
@@ -264,17 +265,16 @@ def test_searcher_end_to_end_on_osmem_lexical_mode(loaded_backend, make_settings
 
 def test_reindex_swaps_the_alias_atomically_and_keeps_the_old(loaded_backend, corpus):
     backend, emb = loaded_backend, HashEmbedder()
-    encode = emb.encode_documents
-    report = backend.bootstrapper.reindex(encode, model_id="other/model", dimension=384, page=7)
+    report = reembed(backend, backend.template, renamed(emb, "other/model"), batch_size=7)
     alias = backend.alias
     assert report.swapped and report.source_count == len(corpus) and report.ingest.failed == []
-    assert (report.old_index, report.new_index) == (f"{alias}-v1", f"{alias}-v2")
+    assert (report.old_version, report.new_version) == (f"{alias}-v1", f"{alias}-v2")
     assert list(backend.client.send(Request("GET", f"/_alias/{alias}"))) == [f"{alias}-v2"]
     assert backend.info().model_id == "other/model" and backend.count() == len(corpus)
     old = backend.client.send(Request("GET", f"/{alias}-v1/_count"))["count"]
     assert old == len(corpus)
-    again = backend.bootstrapper.reindex(encode, model_id="m2", dimension=384, drop_old=True)
-    assert again.new_index == f"{alias}-v3" and again.dropped_old
+    again = reembed(backend, backend.template, renamed(emb, "m2"), drop_old=True)
+    assert again.new_version == f"{alias}-v3" and again.dropped_old
     gone = backend.client.send(Request("GET", f"/{alias}-v2"), ignore=(404,))
     assert gone.get("status") == 404
 
@@ -285,9 +285,7 @@ def test_reindex_does_not_move_the_alias_when_a_document_is_lost(loaded_backend)
     backend.client.send(
         Request("PUT", f"/{backend.alias}-v1/_doc/NO-TITLE", raw, {"refresh": "true"})
     )
-    report = backend.bootstrapper.reindex(
-        HashEmbedder().encode_documents, model_id="m", dimension=384
-    )
+    report = reembed(backend, backend.template, renamed(HashEmbedder(), "m"))
     assert not report.swapped and [i for i, _ in report.ingest.failed] == ["NO-TITLE"]
     assert list(backend.client.send(Request("GET", f"/_alias/{backend.alias}"))) == [
         f"{backend.alias}-v1"
@@ -310,6 +308,18 @@ def test_cli_bootstrap_and_reindex_on_osmem(osmem, monkeypatch, capsys, tmp_path
     reindex = ["opensearch", "reindex", "--url", osmem.url, "--alias", alias, "--drop-old"]
     assert main(reindex) == 0
     assert f"alias {alias} -> {alias}-v2, {alias}-v1 deleted" in capsys.readouterr().out
+    # The one verb for both backends: `reembed` moves the alias on again.
+    monkeypatch.setenv("HYBRID_SEARCH_BACKEND", "opensearch")
+    monkeypatch.setenv("HYBRID_SEARCH_OPENSEARCH__URL", osmem.url)
+    monkeypatch.setenv("HYBRID_SEARCH_OPENSEARCH__INDEX_ALIAS", alias)
+    assert main(["reembed", "--drop-old"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["old_version"], out["version"], out["swapped"]) == (
+        f"{alias}-v2",
+        f"{alias}-v3",
+        True,
+    )
+    assert out["dropped_old"] and out["documents"] == out["indexed"]
     osmem.request("DELETE", f"/{alias}-v*")
 
 

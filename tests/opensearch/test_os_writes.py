@@ -14,6 +14,7 @@ from hybrid_search.backends.opensearch.client import Request
 from hybrid_search.config import load_settings
 from hybrid_search.errors import BackendError
 from hybrid_search.ingest import index_documents
+from hybrid_search.reembed import reembed
 from tests.conftest import HashEmbedder
 from tests.opensearch.stubs import StubClient
 
@@ -172,13 +173,12 @@ def test_reindex_bulks_without_refresh_and_refreshes_the_new_index_once(template
             ("POST", "/_bulk"): _bulk_ok,
             ("GET", "/_alias/products"): {"products-v1": {}},
             ("GET", "/products-v*/_alias"): {"products-v1": {}},
-            ("POST", "/products-v1/_search"): scan,
+            ("POST", "/products/_search"): scan,
             ("GET", "/products-v2/_count"): {"count": 3},
         }
     )
-    boot = Bootstrapper(client, template, _settings())
-    emb = HashEmbedder()
-    report = boot.reindex(emb.encode_documents, model_id=emb.model_id, dimension=384)
+    backend = OpenSearchBackend(_settings(), template, client=client)
+    report = reembed(backend, template, HashEmbedder())
     assert report.swapped
     assert _bulk_refreshes(client) == ["false"]
     paths = client.paths()

@@ -19,7 +19,7 @@ immutable snapshot (tantivy searcher + rows + alive mask + graph) and never bloc
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,10 @@ from hybrid_search.backends.embedded.snapshot import (
 )
 from hybrid_search.backends.embedded.state import META_ID
 from hybrid_search.backends.embedded.vectors import VectorSearch
+from hybrid_search.backends.embedded.versions import EmbeddedVersions
 from hybrid_search.backends.embedded.writes import WritePath
 from hybrid_search.config import EmbeddedSettings
-from hybrid_search.documents import FilterClause
+from hybrid_search.documents import FilterClause, restore_block_vectors
 from hybrid_search.errors import (
     IndexCorruptError,
     IndexNotFoundError,
@@ -79,7 +80,10 @@ class EmbeddedBackend(WritePath):
         )
         self._filters = Lru(_FILTER_CACHE)
         self.capabilities = Capabilities(
-            bulk_loading=self, background_build=self, candidate_scoring=self
+            bulk_loading=self,
+            background_build=self,
+            candidate_scoring=self,
+            index_versions=EmbeddedVersions(self),
         )
 
     # ----------------------------------------------------------------- reading
@@ -275,6 +279,19 @@ class EmbeddedBackend(WritePath):
         if key is None or key >= snap.rows.n or not snap.alive[key]:
             return None
         return np.array(snap.rows.vectors[key], dtype=np.float32)
+
+    def scan(self, *, chunk: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every live document in row order, with its non-text blocks under ``vectors``
+        (``vector_blocks``: kept from the stored knn vector)."""
+        rows = self._open().rows.n
+        for start in range(0, rows, chunk):
+            found = self.fetch(list(range(start, min(start + chunk, rows))))
+            for key in sorted(found, key=int):  # type: ignore[arg-type]
+                doc_id, source = found[key]
+                if self.template.blocks is None:
+                    yield source
+                else:
+                    yield restore_block_vectors(source, self.vector_of(doc_id), self.template)
 
     def vector_norms(self, keys: Sequence[Hashable]) -> np.ndarray:
         """L2 norms of the stored vectors of row keys: a magnitude-keeping model's document

@@ -28,7 +28,7 @@ from hybrid_search.backends.opensearch.native import (
 )
 from hybrid_search.backends.opensearch.versions import bm25_scale
 from hybrid_search.config import Settings
-from hybrid_search.documents import FilterClause
+from hybrid_search.documents import FilterClause, restore_block_vectors
 from hybrid_search.errors import BackendError, HybridSearchError, InvalidRequestError
 from hybrid_search.hits import CandidateScores, Hit, IngestReport
 from hybrid_search.ranking.confidence import cosine_from_score
@@ -59,13 +59,14 @@ class OpenSearchBackend(CommercialStage, NativeMode):
         self.template = template
         self.names = admin.Names(self.cfg.index_alias)
         self.client = client or OpenSearchClient(self.cfg)
+        self.bootstrapper = Bootstrapper(self.client, template, settings)
         self.capabilities = Capabilities(
             both_legs=self,
             native_fusion=self if self.cfg.mode == "native" else None,
             bulk_loading=self,
             candidate_scoring=self,
+            index_versions=self.bootstrapper,
         )
-        self.bootstrapper = Bootstrapper(self.client, template, settings)
         self._script_source: str | None = None
         self._ensured: tuple[str, int] | None = None
         self._loading = threading.local()  # bulk() depth, per thread: the API's writes keep theirs
@@ -372,6 +373,17 @@ class OpenSearchBackend(CommercialStage, NativeMode):
         if source is None or self.template.vector.name not in source:
             return None
         return np.asarray(source[self.template.vector.name], dtype=np.float32)
+
+    def scan(self, *, page: int = 500) -> Iterator[dict[str, Any]]:
+        """Every document behind the alias, by id, with its non-text blocks under ``vectors``
+        (``vector_blocks``: kept from the stored knn vector)."""
+        field = self.template.vector.name
+        for batch in self.bootstrapper.scan_index(self.alias, page):
+            for raw in batch:
+                stored = raw.pop(field, None)
+                if stored is not None:
+                    raw = restore_block_vectors(raw, np.asarray(stored), self.template)
+                yield raw
 
     def vector_norms(self, keys: Sequence[Hashable]) -> np.ndarray:
         """L2 norms of the stored vectors (``inf`` for a missing document): what the confidence

@@ -12,33 +12,26 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from hybrid_search.backends.base import IndexInfo
+from hybrid_search.backends.base import Capabilities, IndexInfo
 from hybrid_search.backends.opensearch import admin, stage
 from hybrid_search.backends.opensearch.client import OpenSearchClient, Request, root_cause
 from hybrid_search.backends.opensearch.versions import Version, parse_version, version_text
 from hybrid_search.config import Settings
-from hybrid_search.documents import (
-    embedding_text,
-    knn_vectors,
-    restore_block_vectors,
-    validate_document,
-)
 from hybrid_search.errors import (
     BackendError,
     BackendUnavailableError,
-    HybridSearchError,
     IndexNotFoundError,
     ModelMismatchError,
 )
 from hybrid_search.hits import IngestReport
 from hybrid_search.templates import IndexTemplate
 
-__all__ = ["Bootstrapper", "ReindexReport", "Step", "object_name"]
+__all__ = ["Bootstrapper", "OpenSearchVersion", "Step", "object_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,18 +57,6 @@ class Step:
     name: str
     action: str
     detail: str = ""
-
-
-@dataclass
-class ReindexReport:
-    """The outcome of a reindex: the versions, the counts and every rejected document."""
-
-    old_index: str | None
-    new_index: str
-    source_count: int = 0
-    ingest: IngestReport = field(default_factory=IngestReport)
-    swapped: bool = False
-    dropped_old: bool = False
 
 
 class Bootstrapper:
@@ -385,7 +366,9 @@ class Bootstrapper:
         return report
 
     # ------------------------------------------------------------- reindex
-    def _scan(self, index: str, page: int) -> Iterator[list[dict[str, Any]]]:
+    def scan_index(self, index: str, page: int = 500) -> Iterator[list[dict[str, Any]]]:
+        """Pages of every document's ``_source`` in ``index``, by id (``search_after``); the
+        knn vector comes along only with ``vector_blocks`` (its non-text blocks are kept)."""
         id_field, after = self.template.id_field, None
         while True:
             body: dict[str, Any] = {
@@ -414,19 +397,8 @@ class Bootstrapper:
         versions = [v for v in (self.names.version_of(name) for name in got) if v is not None]
         return max(versions, default=0) + 1
 
-    def reindex(
-        self,
-        encode: Callable[[list[str]], np.ndarray],
-        *,
-        model_id: str,
-        dimension: int,
-        drop_old: bool = False,
-        page: int = 500,
-    ) -> ReindexReport:
-        """Build the next index version from the current one, re-embedded, then swap the alias.
-
-        The alias only moves when every document of the old version is in the new one; otherwise
-        the new version is left for inspection and the alias stays where it was.
+    def new_version(self, *, model_id: str) -> OpenSearchVersion:
+        """The next index version (``products-v3``), created on its first ``ensure_index``.
 
         Raises:
             IndexNotFoundError: the alias does not exist (run bootstrap first).
@@ -437,46 +409,50 @@ class Bootstrapper:
                 f"alias {self.names.alias} does not exist: run `hybrid-search opensearch bootstrap`"
             )
             raise IndexNotFoundError(msg)
-        new = self.names.index(self.next_version())
-        body = admin.create_index_body(self.template, model_id=model_id, dimension=dimension)
-        self.client.send(Request("PUT", f"/{new}", body), what=f"create index {new}")
-        report = ReindexReport(old_index=old, new_index=new)
-        for batch in self._scan(old, page):
-            report.source_count += len(batch)
-            docs = []
-            for raw in batch:
-                stored = raw.pop(self.template.vector.name, None)
-                if stored is not None:
-                    raw = restore_block_vectors(raw, np.asarray(stored), self.template)
-                try:
-                    docs.append(validate_document(raw, self.template))
-                except HybridSearchError as exc:
-                    report.ingest.failed.append((str(raw.get(self.template.id_field)), str(exc)))
-            if docs:
-                texts = encode([embedding_text(d, self.template) for d in docs])
-                sources, vectors = knn_vectors(docs, texts, self.template)
-                report.ingest.merge(self.bulk_index(new, sources, vectors, refresh="false"))
-        self.client.send(Request("POST", f"/{new}/_refresh"), what=f"refresh {new}")
-        count = int(self.client.send(Request("GET", f"/{new}/_count")).get("count", 0))
-        if count != report.source_count or report.ingest.failed:
-            logger.warning(
-                "reindex: %s holds %d of %d documents; alias %s stays on %s",
-                new,
-                count,
-                report.source_count,
-                self.names.alias,
-                old,
-            )
-            return report
-        swap = admin.alias_swap_body(self.names.alias, new, old)
+        return OpenSearchVersion(self, self.names.index(self.next_version()), old, model_id)
+
+    def swap(self, version: Any, *, drop_old: bool = False) -> bool:
+        """Move the alias from the old index to ``version`` in one ``_aliases`` call; delete the
+        old index if asked (True when it was)."""
+        swap = admin.alias_swap_body(self.names.alias, version.name, version.replaces)
         self.client.send(Request("POST", "/_aliases", swap), what="alias swap")
-        report.swapped = True
         if drop_old:
-            self.client.send(Request("DELETE", f"/{old}"), what=f"delete {old}")
-            report.dropped_old = True
-        return report
+            self.client.send(Request("DELETE", f"/{version.replaces}"), what="delete old")
+        return drop_old
 
 
-def describe_failure(resp: Any) -> str:
-    """A one-line reason for an error response (for messages)."""
-    return root_cause(resp)
+class OpenSearchVersion:
+    """A new index version being written: ``_bulk`` into it without refresh, one refresh at the
+    end (``finish``). Searches keep going to the alias, on the old index."""
+
+    def __init__(self, boot: Bootstrapper, name: str, replaces: str, model_id: str) -> None:
+        self.boot = boot
+        self.name = name
+        self.replaces = replaces
+        self.model_id = model_id
+        self.capabilities = Capabilities()
+        self._created = False
+
+    def ensure_index(self, *, model_id: str, dimension: int) -> IndexInfo:
+        """Create the version's index (once), with the template's mapping and the model's
+        ``_meta``."""
+        if not self._created:
+            body = admin.create_index_body(
+                self.boot.template, model_id=model_id, dimension=dimension
+            )
+            self.boot.client.send(Request("PUT", f"/{self.name}", body), what=f"create {self.name}")
+            self._created = True
+        return IndexInfo(model_id, dimension, self.boot.template.digest, 0)
+
+    def index(self, docs: Sequence[dict[str, Any]], vectors: np.ndarray) -> IngestReport:
+        """One ``_bulk`` of upserts into the version (429s resent, failures reported)."""
+        return self.boot.bulk_index(self.name, docs, vectors, refresh="false")
+
+    def finish(self) -> int:
+        """Refresh the version; its document count."""
+        client = self.boot.client
+        client.send(Request("POST", f"/{self.name}/_refresh"), what=f"refresh {self.name}")
+        return int(client.send(Request("GET", f"/{self.name}/_count")).get("count", 0))
+
+    def close(self) -> None:
+        """Nothing held (the client is the backend's)."""
