@@ -302,11 +302,6 @@ class FilterClause:
     lt: float | None = None
     lte: float | None = None
 
-    @property
-    def is_range(self) -> bool:
-        """Whether this clause is a range rather than a set of values."""
-        return not self.values
-
 
 _DAY_S = 86400.0
 _LAST_MS = _DAY_S - 0.001

@@ -7,11 +7,10 @@ The HNSW graph covers the rows that were alive when it was built; rows appended 
 
 The graph stores 8-bit scalar-quantised codes (``IndexHNSWSQ``), a quarter of the float32 bytes
 the walk would otherwise pull through memory, and its candidates (at least ``RERANK_DEPTH``) are
-re-scored exactly against the float32 rows, so returned scores are exact. Measured on 200k
-MiniLM vectors, k=200, ef 256, one thread: 0.77 ms and recall@10 0.987 against 1.07 ms and 0.989
-for ``IndexHNSWFlat``, built in half the time (benchmarks/results/embedded.md).
-Exact search over a filtered subset keeps recall at 1.0 where HNSW's would collapse (measured in
-``reference/peers.md`` §3.4: 0.44 recall@10 at 16 % selectivity, ef 64).
+re-scored exactly against the float32 rows, so returned scores are exact. Exact search over a
+filtered subset keeps recall at 1.0 where HNSW's would collapse. The measurements behind both
+choices (latency, recall, build time against ``IndexHNSWFlat``; recall under selective filters)
+are in benchmarks/results/embedded.md and ``reference/peers.md`` §3.4.
 """
 
 from __future__ import annotations
