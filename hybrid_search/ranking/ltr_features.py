@@ -47,6 +47,7 @@ backends produce the same text features.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from itertools import pairwise
@@ -137,6 +138,16 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple(_normal(t) for t in _TOKEN.findall(text.lower()) if t not in _STOP)
 
 
+@lru_cache(maxsize=_TEXT_CACHE)
+def _token_set(text: str) -> frozenset[str]:
+    return frozenset(_tokens(text))
+
+
+@lru_cache(maxsize=_TEXT_CACHE)
+def _token_pairs(text: str) -> frozenset[tuple[str, str]]:
+    return frozenset(pairwise(_tokens(text)))
+
+
 def text_tokens(text: str) -> list[str]:
     """The feature tokens of a text, in order (see the module docstring)."""
     return list(_tokens(text))
@@ -201,38 +212,50 @@ def _window_rank(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _prefix_match(term: str, words: set[str]) -> bool:
-    if term in words:
-        return True
+def _prefix_matches(term: str, vocabulary: Sequence[str], known: frozenset[str]) -> set[str]:
+    """The words of the window's (sorted) vocabulary that match ``term`` for
+    ``prefix_coverage``: itself, and with 4 characters or more on both sides, the words it
+    starts (a contiguous run of the sorted list) and those that start it."""
+    out = {term} if term in known else set()
     if len(term) < _PREFIX:
-        return False
-    return any(len(w) >= _PREFIX and (w.startswith(term) or term.startswith(w)) for w in words)
+        return out
+    i = bisect_left(vocabulary, term)
+    while i < len(vocabulary) and vocabulary[i].startswith(term):
+        out.add(vocabulary[i])
+        i += 1
+    out.update(term[:k] for k in range(_PREFIX, len(term)) if term[:k] in known)
+    return out
 
 
-def _title_features(
-    q_list: tuple[str, ...], titles: Sequence[tuple[str, ...]], title_sets: Sequence[set[str]]
-) -> np.ndarray:
+def _title_features(query: tuple[str, ...], titles: Sequence[str]) -> np.ndarray:
     """``title_bigrams``, ``title_head``, ``title_lead``, ``prefix_coverage``,
-    ``number_coverage`` of each title (columns in that order)."""
+    ``number_coverage`` of each title text (columns in that order)."""
     out = np.zeros((len(titles), 5))
-    q_unique = list(dict.fromkeys(q_list))
-    pairs = set(pairwise(q_list))
+    q_unique = list(dict.fromkeys(query))
+    pairs = frozenset(pairwise(query))
     numbers = [t for t in q_unique if any(c.isdigit() for c in t)]
-    head = q_list[-1] if q_list else None
-    q_set = set(q_unique)
-    for i, (title, words) in enumerate(zip(titles, title_sets, strict=True)):
-        if pairs:
-            adjacent = set(pairwise(title))
-            out[i, 0] = len(pairs & adjacent) / len(pairs)
-        out[i, 1] = float(head is not None and head in words)
-        out[i, 2] = float(bool(title) and title[0] in q_set)
-        if q_unique:
-            out[i, 3] = sum(_prefix_match(t, words) for t in q_unique) / len(q_unique)
-        if numbers:
-            out[i, 4] = sum(t in words for t in numbers) / len(numbers)
-    if not pairs:
+    head = query[-1] if query else None
+    q_set = frozenset(q_unique)
+    sets = [_token_set(t) for t in titles]
+    known = frozenset().union(*sets)
+    vocabulary = sorted(known)
+    matches = [_prefix_matches(t, vocabulary, known) for t in q_unique]
+    if pairs:  # columns built as lists: a numpy element write per row costs more than the test
+        out[:, 0] = [len(pairs & _token_pairs(text)) for text in titles]
+        out[:, 0] /= len(pairs)
+    else:
         out[:, 0] = np.nan
-    if not numbers:
+    out[:, 1] = [head is not None and head in words for words in sets]
+    out[:, 2] = [bool(title) and title[0] in q_set for title in map(_tokens, titles)]
+    for m in matches:
+        out[:, 3] += [not m.isdisjoint(words) for words in sets]
+    if q_unique:
+        out[:, 3] /= len(q_unique)
+    if numbers:
+        for t in numbers:
+            out[:, 4] += [t in words for words in sets]
+        out[:, 4] /= len(numbers)
+    else:
         out[:, 4] = np.nan
     return out
 
@@ -266,7 +289,7 @@ def build_features(
     q_set = set(q_tokens)
     q_count = len(q_tokens)
     doc_tokens = [[_tokens(texts.get(f, "")) for f in fields] for texts in scores.texts]
-    doc_sets = [[set(tokens) for tokens in row] for row in doc_tokens]
+    doc_sets = [[_token_set(texts.get(f, "")) for f in fields] for texts in scores.texts]
     width = len(_PER_FIELD)
     bm25 = np.asarray(scores.field_scores, dtype=np.float64).reshape(n, len(fields))
     for j in range(len(fields)):
@@ -281,7 +304,7 @@ def build_features(
     out[:, col["bm25_sum"]] = bm25_sum
     out[:, col["bm25_max"]] = bm25.max(axis=1) if fields else 0.0
     out[:, col["bm25_gap"]] = float(bm25_sum.max()) - bm25_sum
-    union = [set().union(*row) for row in doc_sets]
+    union = [row[0] if len(row) == 1 else frozenset().union(*row) for row in doc_sets]
     out[:, col["coverage_all"]] = [len(q_set & u) / q_count if q_count else 0.0 for u in union]
 
     out[:, col["fused"]] = fused.scores
@@ -340,8 +363,6 @@ def build_features(
         out[:, col["rare_coverage"]] = 0.0
     if title is not None:
         t = list(fields).index(title)
-        block = _title_features(
-            _tokens(query), [row[t] for row in doc_tokens], [row[t] for row in doc_sets]
-        )
+        block = _title_features(_tokens(query), [texts.get(title, "") for texts in scores.texts])
         out[:, col["title_bigrams"] : col["number_coverage"] + 1] = block
     return out
