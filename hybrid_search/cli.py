@@ -9,12 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hybrid_search.commands.common import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    parse_filter_args,
+    settings_from_args,
+)
 from hybrid_search.errors import (
     BackendUnavailableError,
     HybridSearchError,
@@ -33,8 +40,6 @@ __all__ = [
 
 logger = logging.getLogger("hybrid_search.cli")
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
-
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hybrid-search", description=__doc__.splitlines()[0])
@@ -48,7 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="index a JSONL file of documents")
     ingest.add_argument("file", type=Path)
     ingest.add_argument("--rejects", type=Path, help="write rejected documents here (JSONL)")
-    ingest.add_argument("--recreate", action="store_true", help="delete the index first")
+    ingest.add_argument(
+        "--recreate",
+        action="store_true",
+        help="delete the index first (embedded: data_dir; OpenSearch: every version behind the "
+        "alias)",
+    )
     ingest.add_argument("--batch-size", type=int, default=512)
 
     search = sub.add_parser("search", help="search the index")
@@ -99,68 +109,20 @@ def _command_modules() -> tuple[Any, ...]:
     return (demo, serve, opensearch, evaluate, training, ltr, observe)
 
 
-def settings_from_args(args: argparse.Namespace, **extra: Any) -> Any:
-    """Settings from the environment and config file, with the global flags applied."""
-    from hybrid_search.config import load_settings
-
-    overrides: dict[str, Any] = dict(extra)
-    if args.data_dir is not None and "embedded" not in overrides:
-        overrides["embedded"] = {"data_dir": args.data_dir}
-    if args.embedding_backend:
-        overrides["embedding"] = {"backend": args.embedding_backend}
-    return load_settings(**overrides)
-
-
-def parse_filter_args(exprs: Sequence[str], template: Any) -> dict[str, Any]:
-    """Turn ``brand=X``, ``color=red,black``, ``price<=500``, ``in_stock=true`` into filters.
-
-    Raises:
-        InvalidRequestError: an expression cannot be parsed or its field is unknown.
-    """
-    from hybrid_search.errors import InvalidRequestError
-
-    filters: dict[str, Any] = {}
-    for expr in exprs:
-        for op, op_key in ((">=", "gte"), ("<=", "lte"), (">", "gt"), ("<", "lt"), ("=", None)):
-            if op in expr:
-                field, _, raw = expr.partition(op)
-                field, raw, key = field.strip(), raw.strip(), op_key
-                break
-        else:
-            msg = f"--filter {expr!r}: expected field=value, field>=N, field<=N, field>N or field<N"
-            raise InvalidRequestError(msg)
-        spec = template.fields.get(field)
-        kind = spec.kind if spec is not None else "keyword"
-        value: Any
-        if kind == "number":
-            try:
-                value = float(raw)
-            except ValueError as exc:
-                msg = f"--filter {expr!r}: {raw!r} is not a number"
-                raise InvalidRequestError(msg) from exc
-        elif kind == "boolean":
-            if raw.lower() not in ("true", "false"):
-                msg = f"--filter {expr!r}: {raw!r} is not true or false"
-                raise InvalidRequestError(msg)
-            value = raw.lower() == "true"
-        elif key is None and "," in raw:
-            value = [v.strip() for v in raw.split(",") if v.strip()]
-        else:
-            value = raw
-        if key is None:
-            filters[field] = value
-        else:
-            filters.setdefault(field, {})[key] = value
-    return filters
-
-
 def _ingest(args: argparse.Namespace) -> int:
+    from hybrid_search.backends import create_backend
     from hybrid_search.ingest import index_documents, read_jsonl
     from hybrid_search.searcher import Searcher
+    from hybrid_search.templates import load_template
 
     settings = settings_from_args(args)
-    if args.recreate and settings.embedded.data_dir.exists():
-        shutil.rmtree(settings.embedded.data_dir)
+    if args.recreate:  # the configured backend drops its own index
+        template = load_template(settings.template, settings.templates_dir)
+        backend = create_backend(settings, template)
+        try:
+            backend.drop_index()
+        finally:
+            backend.close()
     searcher = Searcher.from_settings(settings)
     try:
         report = index_documents(

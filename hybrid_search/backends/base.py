@@ -251,6 +251,11 @@ class SearchBackend(Protocol):
         """Delete documents by id; returns how many existed."""
         ...
 
+    def drop_index(self) -> None:
+        """Delete the index and every document in it (``ingest --recreate``); no index is no
+        error. Write again through a new instance (``ensure_index`` creates a fresh index)."""
+        ...
+
     def get(self, doc_id: str) -> dict[str, Any] | None:
         """One document's source by id."""
         ...

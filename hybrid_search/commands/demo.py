@@ -90,7 +90,7 @@ def breakdown_lines(hit: dict[str, Any]) -> list[str]:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hybrid_search.cli import EXIT_OK, EXIT_PARTIAL, settings_from_args
+    from hybrid_search.commands.common import EXIT_OK, EXIT_PARTIAL, settings_from_args
     from hybrid_search.demo import demo_settings, load_catalogue, open_demo_index
 
     extra = {"template": args.template} if args.template else {}

@@ -81,7 +81,7 @@ def _fields(args: argparse.Namespace) -> list[str] | None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from hybrid_search.cli import EXIT_OK, EXIT_USAGE, settings_from_args
+    from hybrid_search.commands.common import EXIT_OK, EXIT_USAGE, settings_from_args
     from hybrid_search.evaluation.runner import ModeSpec, default_modes
     from hybrid_search.evaluation.session import QuerySplit, open_session
 
@@ -159,7 +159,7 @@ def _trained_on(model_dir: Path) -> set[str]:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from hybrid_search.cli import EXIT_OK, settings_from_args
+    from hybrid_search.commands.common import EXIT_OK, settings_from_args
     from hybrid_search.evaluation.session import QuerySplit, open_session
     from hybrid_search.evaluation.tuning import tune
 
@@ -181,7 +181,7 @@ def _tune(args: argparse.Namespace) -> int:
 def _tune_commercial(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from hybrid_search.cli import EXIT_OK, settings_from_args
+    from hybrid_search.commands.common import EXIT_OK, settings_from_args
     from hybrid_search.evaluation.bandit import arm_grid, load_click_log, replay_thompson
     from hybrid_search.ranking.commercial import CommercialParams
 

@@ -55,7 +55,7 @@ def _params(text: str) -> dict[str, Any]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from hybrid_search.cli import EXIT_OK, settings_from_args
+    from hybrid_search.commands.common import EXIT_OK, settings_from_args
     from hybrid_search.evaluation.session import QuerySplit, open_session
     from hybrid_search.training.ltr import train_ltr
 

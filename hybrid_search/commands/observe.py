@@ -70,14 +70,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from hybrid_search.cli import settings_from_args
+    from hybrid_search.commands.common import settings_from_args
 
     model = getattr(args, "model", None)
     return settings_from_args(args, **({"embedding": {"model": model}} if model else {}))
 
 
 def _snapshot(args: argparse.Namespace) -> int:
-    from hybrid_search.cli import EXIT_OK, EXIT_USAGE
+    from hybrid_search.commands.common import EXIT_OK, EXIT_USAGE
     from hybrid_search.observability.drift import EmbeddingSnapshot, save_snapshot
 
     settings = _settings(args)
@@ -136,7 +136,7 @@ def _snapshot(args: argparse.Namespace) -> int:
 
 
 def _drift(args: argparse.Namespace) -> int:
-    from hybrid_search.cli import EXIT_OK
+    from hybrid_search.commands.common import EXIT_OK
     from hybrid_search.observability.drift import drift_report, load_snapshot, write_drift
 
     report = drift_report(
@@ -160,7 +160,7 @@ def _drift(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from hybrid_search.cli import EXIT_OK
+    from hybrid_search.commands.common import EXIT_OK
     from hybrid_search.observability.audit import audit, read_events, render_markdown
     from hybrid_search.observability.querylog import read_query_log
     from hybrid_search.searcher import Searcher
@@ -238,7 +238,7 @@ def _text_vector_of(backend: Any, template: Any) -> Any:
 
 def _reembed(args: argparse.Namespace) -> int:
     from hybrid_search.backends import create_backend
-    from hybrid_search.cli import EXIT_OK, EXIT_PARTIAL
+    from hybrid_search.commands.common import EXIT_OK, EXIT_PARTIAL
     from hybrid_search.embedding import create_embedder
     from hybrid_search.reembed import reembed
     from hybrid_search.templates import load_template

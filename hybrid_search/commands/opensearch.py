@@ -66,7 +66,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from hybrid_search.cli import settings_from_args
+    from hybrid_search.commands.common import settings_from_args
 
     overrides: dict[str, Any] = {}
     if args.url:
@@ -151,7 +151,7 @@ def _reindex(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from hybrid_search.backends.opensearch.plan import build_plan, write_plan
-    from hybrid_search.cli import parse_filter_args
+    from hybrid_search.commands.common import parse_filter_args
     from hybrid_search.embedding import create_embedder
     from hybrid_search.templates import load_template
 

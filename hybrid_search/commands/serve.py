@@ -42,7 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from hybrid_search.api import create_app
-    from hybrid_search.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, settings_from_args
+    from hybrid_search.commands.common import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, settings_from_args
 
     settings = settings_from_args(args, **({"template": args.template} if args.template else {}))
     searcher = None

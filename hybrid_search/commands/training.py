@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from hybrid_search.cli import EXIT_OK, EXIT_USAGE
+    from hybrid_search.commands.common import EXIT_OK, EXIT_USAGE
     from hybrid_search.errors import ConfigError
     from hybrid_search.training import TrainConfig, read_pairs, train
 
@@ -128,7 +128,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from hybrid_search.cli import EXIT_OK, EXIT_USAGE, settings_from_args
+    from hybrid_search.commands.common import EXIT_OK, EXIT_USAGE, settings_from_args
     from hybrid_search.embedding import create_embedder
     from hybrid_search.errors import ConfigError, MissingDependencyError
     from hybrid_search.evaluation.datasets import load_beir

@@ -89,3 +89,32 @@ def test_demo(tmp_path, capsys):
     assert "commercial breakdown" in out and " + margin " in out
     assert main(["--data-dir", str(tmp_path), "demo"]) == 0  # reuses the built index
     assert "indexing" not in capsys.readouterr().out
+
+
+def test_ingest_recreate_asks_the_backend_to_drop_its_index(
+    data_dir, tmp_path, monkeypatch, capsys
+):
+    import hybrid_search.searcher as searcher_module
+    from tests.conftest import HashEmbedder
+
+    monkeypatch.setattr(searcher_module, "create_embedder", lambda _cfg: HashEmbedder())
+    lines = (DATA / "corpus.jsonl").read_text().splitlines()
+    big, small = tmp_path / "big.jsonl", tmp_path / "small.jsonl"
+    big.write_text("\n".join(lines[:12]) + "\n")
+    small.write_text("\n".join(lines[20:23]) + "\n")
+    assert main(["ingest", str(big)]) == 0
+    assert main(["ingest", str(small)]) == 0  # an upsert: 15 documents
+    assert main(["search", "tote", "--json", "--mode", "lexical", "-k", "50"]) == 0
+    capsys.readouterr()
+    assert main(["ingest", "--recreate", str(small)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["indexed"] == 3
+    from hybrid_search.backends.embedded import EmbeddedBackend
+    from hybrid_search.config import load_settings
+    from hybrid_search.templates import load_template
+
+    settings = load_settings()
+    backend = EmbeddedBackend(data_dir, load_template("products"), settings.embedded)
+    try:
+        assert backend.count() == 3
+    finally:
+        backend.close()

@@ -142,3 +142,25 @@ def test_cli_ingest_of_5000_documents_accounts_for_every_one(
     response = json.loads(capsys.readouterr().out)
     assert response["hits"]
     assert not response["degraded"]
+
+
+def test_ingest_recreate_drops_the_cluster_index_not_a_local_directory(
+    cluster_env, opensearch_url, tmp_path, monkeypatch, capsys
+):
+    import hybrid_search.searcher as searcher_module
+    from tests.conftest import HashEmbedder
+
+    monkeypatch.setattr(searcher_module, "create_embedder", lambda _cfg: HashEmbedder())
+    alias = cluster_env
+    local = tmp_path / "unused-embedded"  # cluster_env's HYBRID_SEARCH_EMBEDDED__DATA_DIR
+    local.mkdir()
+    (local / "keep").write_text("not the backend's")
+    docs = [json.dumps(d) for d in _products(30)]
+    big, small = tmp_path / "big.jsonl", tmp_path / "small.jsonl"
+    big.write_text("\n".join(docs) + "\n")
+    small.write_text("\n".join(docs[:4]) + "\n")
+    assert main(["ingest", str(big)]) == 0
+    assert _get(f"{opensearch_url}/{alias}/_count")["count"] == 30
+    assert main(["ingest", "--recreate", str(small)]) == 0
+    assert _get(f"{opensearch_url}/{alias}/_count")["count"] == 4
+    assert (local / "keep").read_text() == "not the backend's"

@@ -19,6 +19,7 @@ immutable snapshot (tantivy searcher + rows + alive mask + graph) and never bloc
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Hashable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -321,6 +322,17 @@ class EmbeddedBackend(WritePath):
                 "hnsw_rows": snap.graph.rows if snap.graph else 0,
             },
         )
+
+    def drop_index(self) -> None:
+        """Close the index and delete ``data_dir`` (a versions symlink: the link only; the
+        versions in ``<data_dir>.versions`` stay). This instance is closed afterwards."""
+        self.close()
+        if self.data_dir.is_symlink():
+            self.data_dir.unlink()
+            logger.info("unlinked %s (its versions stay beside it)", self.data_dir)
+        elif self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+            logger.info("deleted %s", self.data_dir)
 
     def close(self) -> None:
         """Wait for a running rebuild and release the writer."""

@@ -185,6 +185,13 @@ class OpenSearchBackend(CommercialStage, NativeMode):
                     exc,
                 )
 
+    def drop_index(self) -> None:
+        """Delete every version of the index behind the alias (by name); the template,
+        pipelines and script stay for the next ``ensure_index``."""
+        dropped = self.bootstrapper.drop_indices()
+        self._ensured = None
+        logger.info("dropped %s (alias %s)", ", ".join(dropped) or "nothing", self.alias)
+
     def delete(self, ids: Sequence[str]) -> int:
         """Delete by id; returns how many existed.
 

@@ -391,6 +391,17 @@ class Bootstrapper:
             yield [h.get("_source") or {} for h in hits]
             after = hits[-1]["sort"]
 
+    def drop_indices(self) -> list[str]:
+        """Delete every version of this alias's index, by name (the alias goes with them); the
+        template, pipelines and script stay. Returns the indices deleted."""
+        got = self._get(f"/{self.names.pattern}/_alias") or {}
+        indices = sorted(n for n in got if self.names.version_of(n) is not None)
+        for (
+            name
+        ) in indices:  # by name: clusters refuse wildcard deletes (destructive_requires_name)
+            self.client.send(Request("DELETE", f"/{name}"), what=f"delete {name}", ignore=(404,))
+        return indices
+
     def next_version(self) -> int:
         """One more than the highest existing version of this alias's indices."""
         got = self._get(f"/{self.names.pattern}/_alias") or {}
