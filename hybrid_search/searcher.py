@@ -111,9 +111,8 @@ class Searcher:
         self._lock = threading.Lock()
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._legs = ThreadPoolExecutor(max_workers=8, thread_name_prefix="search-leg")
-        base = settings.commercial.model_dump()
-        self._commercial_enabled = bool(base.pop("enabled"))
-        self._commercial_params = CommercialParams(**base)
+        self._commercial_enabled = settings.commercial.enabled
+        self._commercial_params = CommercialParams.from_settings(settings.commercial)
         self._adaptive = adaptive_params(settings.search)
         model = settings.search.ltr_model
         self.ltr: RerankStep | None = LtrStage(model, template) if model is not None else None

@@ -186,9 +186,7 @@ def _tune_commercial(args: argparse.Namespace) -> int:
     from hybrid_search.ranking.commercial import CommercialParams
 
     settings = settings_from_args(args)
-    base = settings.commercial.model_dump()
-    base.pop("enabled")
-    arms = arm_grid(CommercialParams(**base))
+    arms = arm_grid(CommercialParams.from_settings(settings.commercial))
     result = replay_thompson(load_click_log(args.clicks), arms, seed=args.seed)
     means = result.posterior_means()
     report = {

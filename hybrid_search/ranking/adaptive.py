@@ -24,6 +24,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hybrid_search.config import SearchSettings
+
 __all__ = ["AdaptiveParams", "adaptive_vector_weight", "has_code_token", "lexical_spread"]
 
 # Model numbers, SKUs, part codes ("jgb750sefss", "LX-WAT-00042", "wd1680"): tokens
@@ -75,18 +77,25 @@ def lexical_spread(scores: Sequence[float], k: int = 10) -> float | None:
     return max(0.0, 1.0 - kth / scores[0])
 
 
+_S = {name: field.default for name, field in SearchSettings.model_fields.items()}
+
+
 @dataclass(frozen=True)
 class AdaptiveParams:
-    """Coefficients of the weight function (see the module docstring); tuned on train queries."""
+    """Coefficients of the weight function (see the module docstring); tuned on train queries.
 
-    vector_weight: float = 0.3
-    cosine_pivot: float = 0.5
-    cosine_slope: float = 0.0
-    spread_pivot: float = 0.3
-    spread_slope: float = 0.0
-    code_vector_weight: float = 1.0
-    min_vector_weight: float = 0.0
-    max_vector_weight: float = 1.0
+    The defaults are the ``search.adaptive_*`` settings' (config.py is their one source); the
+    base ``vector_weight`` is the configured vector weight's share of the two weights.
+    """
+
+    vector_weight: float = _S["vector_weight"] / (_S["lexical_weight"] + _S["vector_weight"])
+    cosine_pivot: float = _S["adaptive_cosine_pivot"]
+    cosine_slope: float = _S["adaptive_cosine_slope"]
+    spread_pivot: float = _S["adaptive_spread_pivot"]
+    spread_slope: float = _S["adaptive_spread_slope"]
+    code_vector_weight: float = _S["adaptive_code_vector_weight"]
+    min_vector_weight: float = _S["adaptive_min_vector_weight"]
+    max_vector_weight: float = _S["adaptive_max_vector_weight"]
 
 
 def adaptive_vector_weight(

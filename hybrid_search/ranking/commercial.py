@@ -20,25 +20,41 @@ import hashlib
 import math
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from hybrid_search.config import CommercialSettings
 
 __all__ = ["CommercialParams", "CommercialTerms", "commercial_terms", "explore"]
 
 
+_DEFAULTS: dict[str, Any] = {
+    name: field.default for name, field in CommercialSettings.model_fields.items()
+}
+
+
 @dataclass(frozen=True)
 class CommercialParams:
-    """Coefficients of the commercial formula (see the module docstring)."""
+    """Coefficients of the commercial formula (see the module docstring).
 
-    relevance_weight: float = 1.0
-    margin_weight: float = 0.1
-    freshness_weight: float = 0.05
-    freshness_tau_days: float = 90.0
-    popularity_weight: float = 0.05
-    popularity_damping: float = 1.0
-    max_margin: float | None = None
-    exploration_rate: float = 0.0
-    exploration_seed: int = 0
+    The defaults are the ``commercial`` settings' (config.py is their one source).
+    """
+
+    relevance_weight: float = _DEFAULTS["relevance_weight"]
+    margin_weight: float = _DEFAULTS["margin_weight"]
+    freshness_weight: float = _DEFAULTS["freshness_weight"]
+    freshness_tau_days: float = _DEFAULTS["freshness_tau_days"]
+    popularity_weight: float = _DEFAULTS["popularity_weight"]
+    popularity_damping: float = _DEFAULTS["popularity_damping"]
+    max_margin: float | None = _DEFAULTS["max_margin"]
+    exploration_rate: float = _DEFAULTS["exploration_rate"]
+    exploration_seed: int = _DEFAULTS["exploration_seed"]
+
+    @classmethod
+    def from_settings(cls, cfg: CommercialSettings) -> CommercialParams:
+        """The coefficients of the ``commercial`` settings (``enabled`` is the caller's)."""
+        return cls(**cfg.model_dump(exclude={"enabled"}))
 
 
 @dataclass(frozen=True)

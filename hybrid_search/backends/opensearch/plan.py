@@ -73,12 +73,10 @@ def build_plan(
     plan.append(PlannedRequest("msearch-legs", "msearch", legs))
     ids = [doc_id for doc_id, _ in EXAMPLE_CANDIDATES]
     scores = [score for _, score in EXAMPLE_CANDIDATES]
-    base = settings.commercial.model_dump()
-    base.pop("enabled")
     stats, stage = backend.rerank_requests(
         ids,
         scores,
-        CommercialParams(**base),
+        CommercialParams.from_settings(settings.commercial),
         now=now or datetime.now(timezone.utc),
         max_margin=0.45,
         max_popularity=120.0,
