@@ -6,7 +6,7 @@ analyzer, keyword / boolean / numeric / date filter fields, the ``knn_vector`` f
 embedding text, which text fields the lexical leg searches (with boosts), which fields may be
 filtered on, and which fields feed the commercial stage.
 
-Optional ``_meta.hybrid_search.vector_blocks`` (``embedding/blocks.py``) makes the knn field a
+Optional ``_meta.hybrid_search.vector_blocks`` (``blocks.py``) makes the knn field a
 weighted concatenation of unit blocks: the text embedding plus vectors a document brings under
 ``vectors`` (behaviour, image). The knn dimension must then be the blocks' sum and the space
 ``innerproduct``: a query carries only its text block, and only the inner product scores it by
@@ -28,7 +28,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hybrid_search.embedding.blocks import BlockLayout, parse_blocks
+from hybrid_search.analysis import BUILTIN_ANALYZERS, AnalyzerChain, lowercase
+from hybrid_search.blocks import BlockLayout, parse_blocks
 from hybrid_search.errors import TemplateError
 
 __all__ = [
@@ -42,7 +43,6 @@ __all__ = [
     "default_templates_dir",
     "knn_dimension",
     "load_template",
-    "lowercase",
     "parse_template",
     "with_knn_engine",
 ]
@@ -66,7 +66,6 @@ _NUMBER_TYPES = {
     "byte",
 }
 _SUPPORTED_SPACES = ("cosinesimil", "innerproduct", "l2")
-_ANALYZERS = ("english", "standard")
 
 
 @dataclass(frozen=True)
@@ -83,15 +82,6 @@ class FieldSpec:
         """A keyword value as the field's normalizer indexes it (and OpenSearch normalises a
         ``term`` query on it): lowercased when the field has one, else unchanged."""
         return lowercase(value) if self.normalizer else value
-
-
-def lowercase(text: str) -> str:
-    """Lucene's ``lowercase`` filter: each code point through Java's ``Character.toLowerCase``,
-    which maps one code point to one (Python's ``str.lower`` turns "İ" into two)."""
-    lowered = text.lower()
-    if len(lowered) == len(text):
-        return lowered
-    return "".join(c.lower()[0] for c in text)
 
 
 @dataclass(frozen=True)
@@ -137,6 +127,7 @@ class IndexTemplate:
     digest: str = field(default="")
     blocks: BlockLayout | None = None
     bounds: dict[str, FieldBounds] = field(default_factory=dict)
+    analyzers: dict[str, AnalyzerChain] = field(default_factory=lambda: dict(BUILTIN_ANALYZERS))
 
     @property
     def source_fields(self) -> dict[str, FieldSpec]:
@@ -317,12 +308,99 @@ def _normalizers(body: dict[str, Any], path: Path) -> tuple[str, ...]:
     return tuple(names)
 
 
+_CHAIN_ORDER = ("possessive", "lowercase", "stop", "overrides", "porter")
+
+
+def _filter_step(name: str, declared: dict[str, Any], path: Path, ptr: str) -> tuple[str, Any]:
+    """One token filter of a custom analyzer as a step of ``AnalyzerChain``."""
+    if name == "lowercase":
+        return "lowercase", None
+    if name == "porter_stem":
+        return "porter", None
+    found = declared.get(name)
+    spec: dict[str, Any] = found if isinstance(found, dict) else {}
+    kind = spec.get("type")
+    if kind == "stemmer" and spec.get("language") == "possessive_english":
+        return "possessive", None
+    if kind == "stemmer" and spec.get("language") in ("english", "porter"):
+        return "porter", None
+    if kind == "stop" and spec.get("stopwords") == "_english_" and len(spec) == 2:
+        return "stop", None
+    if kind == "stemmer_override" and set(spec) == {"type", "rules"}:
+        where = f"/template/settings/analysis/filter/{name}/rules"
+        return "overrides", _override_rules(spec["rules"], path, where)
+    expected = (
+        "lowercase, porter_stem, or a filter declared under settings.analysis.filter as a stemmer "
+        "(possessive_english, english or porter), a stop filter with stopwords _english_, or a "
+        "stemmer_override with rules"
+    )
+    raise _fail(path, ptr, expected, found if found is not None else name)
+
+
+def _override_rules(rules: Any, path: Path, ptr: str) -> dict[str, str]:
+    """``stemmer_override`` rules ("scarves => scarf", "a, b => c") as token -> term."""
+    if not isinstance(rules, list) or not rules:
+        raise _fail(path, ptr, 'a non-empty list of "word, word => term" rules', rules)
+    out: dict[str, str] = {}
+    for i, rule in enumerate(rules):
+        parts = rule.split("=>") if isinstance(rule, str) else []
+        words = [w.strip() for w in parts[0].split(",")] if len(parts) == 2 else []
+        term = parts[1].strip() if len(parts) == 2 else ""
+        if not term or not words or not all(words) or any(lowercase(w) != w for w in words):
+            expected = '"word, word => term", lowercase words (they meet lowercased tokens)'
+            raise _fail(path, f"{ptr}/{i}", expected, rule)
+        for word in words:
+            out[word] = term
+    return out
+
+
+def _analyzers(body: dict[str, Any], path: Path) -> dict[str, AnalyzerChain]:
+    """The built-in analyzers plus the template's own (``settings.analysis.analyzer``), each
+    the standard tokenizer and steps of ``AnalyzerChain`` in its order: what the embedded
+    engine applies exactly as OpenSearch does.
+
+    Raises:
+        TemplateError: an analyzer with another tokenizer, filter or order.
+    """
+    settings = body.get("template", {}).get("settings") or {}
+    analysis = settings.get("analysis") or {}
+    where = "/template/settings/analysis"
+    declared_filters = analysis.get("filter") or {}
+    out = dict(BUILTIN_ANALYZERS)
+    for name, spec in (analysis.get("analyzer") or {}).items():
+        ptr = f"{where}/analyzer/{name}"
+        if not isinstance(spec, dict) or spec.get("type", "custom") != "custom":
+            raise _fail(path, ptr, "a custom analyzer", spec)
+        if spec.get("tokenizer") != "standard" or set(spec) - {"type", "tokenizer", "filter"}:
+            raise _fail(path, f"{ptr}/tokenizer", '"standard" (and no char_filter)', spec)
+        steps: dict[str, Any] = {}
+        last = -1
+        for i, fname in enumerate(spec.get("filter") or []):
+            step, value = _filter_step(fname, declared_filters, path, f"{ptr}/filter/{i}")
+            order = _CHAIN_ORDER.index(step)
+            if order <= last:
+                expected = f"the filters in the order {list(_CHAIN_ORDER)}, each once"
+                raise _fail(path, f"{ptr}/filter", expected, spec.get("filter"))
+            last = order
+            steps[step] = value
+        if "lowercase" not in steps:
+            raise _fail(path, f"{ptr}/filter", "a chain with lowercase", spec.get("filter"))
+        out[name] = AnalyzerChain(
+            possessive="possessive" in steps,
+            stop="stop" in steps,
+            overrides=steps.get("overrides") or {},
+            porter="porter" in steps,
+        )
+    return out
+
+
 def _walk_properties(
     props: dict[str, Any],
     path: Path,
     prefix: str,
     pointer: str,
     normalizers: tuple[str, ...] = (),
+    analyzers: dict[str, AnalyzerChain] = BUILTIN_ANALYZERS,
 ) -> tuple[dict[str, FieldSpec], list[tuple[str, dict[str, Any], str]]]:
     fields: dict[str, FieldSpec] = {}
     vectors: list[tuple[str, dict[str, Any], str]] = []
@@ -338,8 +416,9 @@ def _walk_properties(
             continue
         if ftype == "text":
             analyzer = spec.get("analyzer", "standard")
-            if analyzer not in _ANALYZERS:
-                raise _fail(path, f"{ptr}/analyzer", f"one of {list(_ANALYZERS)}", analyzer)
+            if analyzer not in analyzers:
+                choices = f"one of {sorted(analyzers)} (built in, or under settings.analysis)"
+                raise _fail(path, f"{ptr}/analyzer", choices, analyzer)
             fields[dotted] = FieldSpec(dotted, "text", source, analyzer)
         elif ftype == "keyword":
             normalizer = spec.get("normalizer")
@@ -359,7 +438,7 @@ def _walk_properties(
         sub = spec.get("fields")
         if sub:
             sub_fields, sub_vectors = _walk_properties(
-                sub, path, f"{dotted}.", f"{ptr}/fields", normalizers
+                sub, path, f"{dotted}.", f"{ptr}/fields", normalizers, analyzers
             )
             if sub_vectors:
                 raise _fail(path, f"{ptr}/fields", "no knn_vector sub-field", list(sub))
@@ -404,8 +483,9 @@ def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTempl
     props = mappings.get("properties")
     if not isinstance(props, dict) or not props:
         raise _fail(path, "/template/mappings/properties", "a non-empty object", props)
+    analyzers = _analyzers(body, path)
     fields, vectors = _walk_properties(
-        props, path, "", "/template/mappings/properties", _normalizers(body, path)
+        props, path, "", "/template/mappings/properties", _normalizers(body, path), analyzers
     )
     if len(vectors) != 1:
         names = [v[0] for v in vectors]
@@ -485,6 +565,7 @@ def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTempl
         digest=digest,
         blocks=blocks,
         bounds=bounds,
+        analyzers=analyzers,
     )
 
 

@@ -238,12 +238,13 @@ attrs dimensions: 70 x 70 cm, 90 x 90 cm, 65 x 190 cm, 40 x 200 cm; edges: hand-
   raw; care: dry clean, hand wash cold
 uses {Brand} finishes {this} {noun} by hand in its own workshop. || There is an effortless polish
   to {this} {noun}.
-+ square | carré, square scarf, headscarf | silk twill | Tie it at the neck, knot it as a headscarf
-  or loop it around a bag handle. | dimensions: 90 x 90 cm | printed, hand-rolled, jacquard
++ square scarf | carré, square scarf, headscarf | silk twill | Tie it at the neck, knot it as a
+  headscarf or loop it around a bag handle. | dimensions: 90 x 90 cm | printed, hand-rolled,
+  jacquard
 + stole | wrap, stole | cashmere, wool-silk, modal-cashmere | Wide enough to wrap around the
   shoulders on a chilly evening or a long-haul flight. | dimensions: 65 x 190 cm
-+ muffler | winter scarf, muffler | cashmere, merino wool | Wound twice around the neck, it keeps
-  out the winter wind. | dimensions: 40 x 200 cm | fringed, striped, ribbed, brushed
++ winter scarf | winter scarf, muffler | cashmere, merino wool | Wound twice around the neck, it
+  keeps out the winter wind. | dimensions: 40 x 200 cm | fringed, striped, ribbed, brushed
 + shawl | shawl, evening wrap | cashmere, silk chiffon, wool-silk | An elegant cover-up for evening
   dresses and summer weddings.
 + bandana | neckerchief, bandana | silk twill, cotton voile | A small, easy accent for an
@@ -340,10 +341,10 @@ style scent Unisex by design and quietly distinctive. || A gift-worthy piece pre
   closure: magnetic snap; hardware: palladium-tone; lining: padded laptop sleeve; size: large | A
   roomy carryall for the office that swallows a 15-inch laptop, files, a water bottle and a change
   of shoes. Reinforced handles sit comfortably on the shoulder during the commute.
-* handbags | Orsaline | Orsaline crystal-embellished satin minaudière | silver | satin | closure:
-  push-lock; hardware: palladium-tone; strap: detachable chain; size: mini | A jewel-like evening
-  piece for galas and black-tie dinners, scattered with hand-set crystals. It holds a phone, a key
-  and a lipstick, and the slender chain tucks inside when you carry it in hand.
+* handbags | Orsaline | Orsaline crystal-embellished satin minaudière evening bag | silver | satin |
+  closure: push-lock; hardware: palladium-tone; strap: detachable chain; size: mini | A jewel-like
+  evening bag for galas and black-tie dinners, scattered with hand-set crystals. It holds a phone,
+  a key and a lipstick, and the slender chain tucks inside when you carry it in hand.
 * watches | Kessnor | Kessnor Regatta stainless steel chronograph | blue | stainless steel |
   movement: automatic; case: 42 mm; water resistance: 100 m; strap: steel bracelet; complication:
   chronograph | A sporty automatic chronograph with a tachymeter bezel and three sub-dials for
@@ -354,10 +355,10 @@ style scent Unisex by design and quietly distinctive. || A gift-worthy piece pre
   Built for life below the surface: a unidirectional bezel, screw-down crown and luminous indices
   stay legible 300 metres down. Featherweight titanium keeps it comfortable from reef to
   restaurant.
-* shoes | Lisandre Paris | Lisandre Paris cushioned lambskin ballet flats | nude | lambskin | sole:
-  rubber; heel: flat; fit: true to size; toe: round | Featherlight and flexible, with a padded
-  footbed that stays comfortable through a full day of sightseeing on cobbled streets. They fold
-  flat to tuck into a carry-on.
+* shoes | Lisandre Paris | Lisandre Paris polished black leather ankle boots | black | calfskin |
+  sole: stacked leather; heel: 50 mm; fit: true to size; toe: almond | Black calfskin leather
+  ankle boots with a stacked heel and an inside zip, polished by hand to go from the office to
+  dinner. A cushioned footbed keeps them comfortable from morning until late.
 * knitwear | Thornevale | Thornevale chunky cashmere rollneck | ivory | cashmere | gauge: 3 gauge;
   fit: relaxed; weight: heavyweight | Knitted from eight-ply cashmere, this is the layer to pull on
   after a day on the slopes or for fireside evenings in the chalet.
@@ -387,9 +388,10 @@ style scent Unisex by design and quietly distinctive. || A gift-worthy piece pre
 * belts | Tessaro Milano | Tessaro Milano reversible calfskin belt | black | calfskin | width: 35
   mm; buckle: palladium-tone; sizes: 75-110 cm | Black on one side and chocolate brown on the
   other, with a swivel buckle so one strap covers both palettes.
-* scarves | Rivaulx | Rivaulx printed silk twill square | orange | silk twill | dimensions: 90 x 90
-  cm; edges: hand-rolled; care: dry clean | An equestrian print with hand-rolled edges. Knot it as
-  a headscarf for a drive with the top down, tie it to a bag handle or wear it as a neckerchief.
+* scarves | Rivaulx | Rivaulx printed silk twill square scarf | orange | silk twill | dimensions:
+  90 x 90 cm; edges: hand-rolled; care: dry clean | An equestrian print with hand-rolled edges. Knot
+  it as a headscarf for a drive with the top down, tie it to a bag handle or wear it as a
+  neckerchief.
 * handbags | Lindqvist Hale | Lindqvist Hale grained calfskin weekender | cognac | grained calfskin
   | closure: zip; hardware: antique brass; strap: detachable leather; size: large | Sized for two
   nights away, this overnight holdall fits an aircraft overhead locker and has a separate

@@ -103,7 +103,9 @@ def test_embedded_and_cluster_rank_alike(make_searcher, make_opensearch_searcher
     shared, missing, tied = totals["fuzzy off", "all"]
     assert missing - tied <= 0.01 * (shared + missing)
     for kind in ("color_material_item", "brand_item", "feature_item"):
-        assert totals["fuzzy off", kind][1] == 0
+        _, missing, tied = totals["fuzzy off", kind]
+        # colour and material are text too (issue 19): a window can end on a tie there
+        assert missing == tied <= 1, (kind, missing, tied)
     # With it, Lucene's expansion of known terms moves a share of the windows.
     shared, missing, tied = totals["default", "all"]
     assert shared >= 0.75 * (shared + missing)

@@ -9,6 +9,7 @@ here and by the contract suite against a real cluster (HYBRID_SEARCH_TEST_OPENSE
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,7 +22,7 @@ from hybrid_search.backends.opensearch.spec import SpecValidator, default_spec_d
 from hybrid_search.config import Settings, load_settings
 from hybrid_search.errors import HybridSearchError
 from hybrid_search.ingest import index_documents
-from hybrid_search.templates import IndexTemplate
+from hybrid_search.templates import IndexTemplate, parse_template
 from tests.conftest import HashEmbedder, running_osmem
 from tests.opensearch.validating import Validating
 
@@ -38,6 +39,31 @@ def os_settings() -> Callable[..., Settings]:
         return load_settings(backend="opensearch", opensearch=opensearch)
 
     return factory
+
+
+def on_builtin_analyzers(template: IndexTemplate) -> IndexTemplate:
+    """The template as osmem can run it: OpenSearch's built-in ``english`` analyzer for the
+    template's own chains (osmem accepts a custom analyzer but does not apply it at search
+    time: every document scores the same), and without the colour and material text fields
+    (osmem scores a keyword's text sub-field above a title match, which Lucene does not). The
+    real template is held to real nodes: tests/cluster/test_cluster_analysis.py for the terms,
+    the contract suite and tests/cluster/test_cluster_parity.py for the rankings."""
+    body = copy.deepcopy(template.body)
+    analysis = body["template"]["settings"].get("analysis", {})
+    custom = set(analysis.pop("analyzer", {}))
+    analysis.pop("filter", None)
+
+    def walk(props: dict[str, Any]) -> None:
+        for spec in props.values():
+            if spec.get("analyzer") in custom:
+                spec["analyzer"] = "english"
+            walk(spec.get("fields", {}))
+
+    walk(body["template"]["mappings"]["properties"])
+    lexical = body["_meta"]["hybrid_search"]["lexical_fields"]
+    for name in ("color.text", "material.text"):
+        lexical.pop(name, None)
+    return parse_template(body, path=template.path, name=template.name)
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +89,7 @@ def osmem_backend(
     def factory(**opensearch: Any) -> OpenSearchBackend:
         alias = opensearch.pop("index_alias", f"hs-test-{uuid.uuid4().hex[:12]}")
         settings = os_settings(url=osmem.url, index_alias=alias, max_retries=0, **opensearch)
-        backend = OpenSearchBackend(settings, template)
+        backend = OpenSearchBackend(settings, on_builtin_analyzers(template))
         client: Any = Validating(backend.client, validator)
         backend.client = client
         backend.bootstrapper.client = client

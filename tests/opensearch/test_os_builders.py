@@ -15,7 +15,16 @@ from hybrid_search.documents import parse_filters
 from hybrid_search.errors import ConfigError, TemplateError
 
 VEC = np.array([0.5, -0.25, 0.125, 1.0], dtype=np.float32)
-FIELDS = ["sku.text^3", "title^3", "brand.text^2", "category.text^1.5", "attributes", "description"]
+FIELDS = [
+    "sku.text^3",
+    "title^3",
+    "brand.text^2",
+    "category.text^1.5",
+    "attributes",
+    "description",
+    "color.text^1.5",
+    "material.text^1.5",
+]
 
 
 def test_lexical_body_is_multi_match_best_fields_over_the_template(template, validator):

@@ -117,11 +117,13 @@ def test_osmem_answers_hostile_text_as_words(template, corpus):
     """The same hostile strings against a running OpenSearch-compatible server."""
     from hybrid_search.backends.opensearch.client import Request
     from hybrid_search.ingest import index_documents
+    from tests.opensearch.conftest import on_builtin_analyzers
 
     with running_osmem() as server:
         settings = load_settings(
             backend="opensearch", opensearch={"url": server.url, "index_alias": "hs-inject"}
         )
+        template = on_builtin_analyzers(template)  # what osmem can run
         backend = OpenSearchBackend(settings, template)
         try:
             docs = [*corpus[:5], *({"sku": f"Z-{i}", "title": t} for i, t in enumerate(HOSTILE))]

@@ -18,6 +18,7 @@ import tantivy
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from hybrid_search.analysis import BUILTIN_ANALYZERS, AnalyzerChain
 from hybrid_search.backends.embedded.lru import Lru
 from hybrid_search.documents import FilterClause, parse_date
 from hybrid_search.templates import IndexTemplate
@@ -34,7 +35,7 @@ __all__ = [
 ID_FIELD = "_id"
 KEY_FIELD = "_key"
 SOURCE_FIELD = "_source"
-_ANALYZER = "hs_english"
+_ENGLISH = "hs_english"
 _STANDARD = "hs_standard"
 _MAX_EXPANSIONS = 3
 _FACTS_CACHE = 8192  # vocabulary listings and term ceilings, per snapshot
@@ -44,14 +45,10 @@ def _tantivy_name(path: str) -> str:
     return path.replace(".", "__")
 
 
-def _build_analyzer(english: bool) -> Any:
-    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-    builder = builder.filter(tantivy.Filter.remove_long(40)).filter(tantivy.Filter.lowercase())
-    if english:
-        # OpenSearch's english analyzer: stop words, then the Porter stemmer.
-        builder = builder.filter(tantivy.Filter.stopword("english"))
-        builder = builder.filter(tantivy.Filter.stemmer("english"))
-    return builder.build()
+def _pre_analysed() -> Any:
+    """Tantivy's side of a text field: the terms come analysed (``hybrid_search.analysis``, as
+    OpenSearch analyses them), joined by spaces; tantivy only splits them again."""
+    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
 
 
 def fuzziness_auto(term: str) -> int:
@@ -167,12 +164,17 @@ class LexicalSchema:
         builder.add_unsigned_field(KEY_FIELD, stored=False, indexed=True, fast=True)
         builder.add_bytes_field(SOURCE_FIELD, stored=True, indexed=False)
         self.text_fields: dict[str, str] = {}
-        self.analyzers = {_ANALYZER: _build_analyzer(True), _STANDARD: _build_analyzer(False)}
+        # The template's analyzers, as OpenSearch runs them; tantivy gets their terms.
+        self.chains: dict[str, AnalyzerChain] = {
+            _STANDARD: BUILTIN_ANALYZERS["standard"],
+            _ENGLISH: BUILTIN_ANALYZERS["english"],
+        }
         self.field_analyzer: dict[str, str] = {}  # lexical field path -> its analyzer
         self._fields_by_analyzer: dict[str, list[str]] = {}  # analyzer -> tantivy field names
         for path in template.lexical_fields:
             spec = template.fields[path]
-            tokenizer = _ANALYZER if spec.analyzer == "english" else _STANDARD
+            tokenizer = f"hs_{spec.analyzer or 'standard'}"
+            self.chains[tokenizer] = template.analyzers[spec.analyzer or "standard"]
             name = _tantivy_name(path)
             builder.add_text_field(name, stored=False, tokenizer_name=tokenizer)
             self.text_fields[path] = name
@@ -198,8 +200,8 @@ class LexicalSchema:
 
     def register(self, index: tantivy.Index) -> None:
         """Register the analyzers on an opened index (tantivy does not persist them)."""
-        for name, analyzer in self.analyzers.items():
-            index.register_tokenizer(name, analyzer)
+        for name in self.chains:
+            index.register_tokenizer(name, _pre_analysed())
 
     def to_tantivy(self, doc_id: str, key: int, doc: dict[str, Any]) -> Any:
         """Build the tantivy document for a validated document (its source lives in the rows)."""
@@ -210,8 +212,9 @@ class LexicalSchema:
             value = doc.get(path.split(".")[0])
             if value is None:
                 continue
+            chain = self.chains[self.field_analyzer[path]]
             for item in value if isinstance(value, list) else [value]:
-                out.add_text(name, str(item))
+                out.add_text(name, " ".join(chain.analyze(str(item))))
         for path, col in self.columns.items():
             value = doc.get(path)
             if value is None:
@@ -270,9 +273,9 @@ class LexicalSchema:
                 return False
         return True
 
-    def analyze(self, text: str, analyzer: str = _ANALYZER) -> list[str]:
+    def analyze(self, text: str, analyzer: str = _ENGLISH) -> list[str]:
         """The terms a text produces under one of the field analyzers."""
-        return list(self.analyzers[analyzer].analyze(text))
+        return self.chains[analyzer].analyze(text)
 
     def field_queries(self, text: str, searcher: Any, *, fuzzy: bool = False) -> list[FieldQuery]:
         """The clauses of ``multi_match`` best_fields, one per field (see ``FieldQuery``).

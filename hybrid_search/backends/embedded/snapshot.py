@@ -39,10 +39,18 @@ def make_snapshot(
 
 def schema_digest(template: IndexTemplate) -> str:
     """What the on-disk layout depends on (boosts and roles used only at query time excluded)."""
+    analyzers = {
+        p: template.analyzers[template.fields[p].analyzer or "standard"].describe()
+        for p in template.lexical_fields
+    }
     parts = {
+        # Terms as analysed in Python (hybrid_search/analysis.py) since issue 19: a layout of
+        # its own, so an index built by tantivy's analyzers is rebuilt, not read with others.
+        "analysis": 2,
         "lexical": sorted((p, template.fields[p].analyzer) for p in template.lexical_fields),
+        "analyzers": sorted((p, json.dumps(a, sort_keys=True)) for p, a in analyzers.items()),
         "columns": sorted(
-            (p, template.fields[p].kind)
+            (p, template.fields[p].kind, template.fields[p].normalizer)
             for p in set(template.filter_fields) | set(template.commercial_fields.values())
         ),
         "commercial": sorted(template.commercial_fields.items()),
