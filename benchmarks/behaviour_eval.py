@@ -10,7 +10,7 @@
 2. Sessions are split 80/20. Co-occurrence embeddings (``embedding/cooccurrence.py``) come from
    the train sessions; 30 random products are removed from them (new arrivals, no behaviour).
 3. Text vectors are the demo index's stored MiniLM vectors. For each setting, the knn vectors
-   are the weighted concatenation of normalised blocks (``embedding/blocks.py``) and each
+   are the weighted concatenation of normalised blocks (``hybrid_search/blocks.py``) and each
    product's 10 nearest products by cosine (itself excluded) are its similar items.
 4. Reported per setting: recall@10 of the products it co-occurs with in test sessions, share of
    same-category neighbours, share of slots given to the 5% most popular products, catalogue
@@ -36,10 +36,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchutil import write_json
 
+from hybrid_search.blocks import parse_blocks
 from hybrid_search.config import load_settings
 from hybrid_search.demo import demo_settings, load_catalogue, open_demo_index
 from hybrid_search.demo.behaviour import split_log
-from hybrid_search.embedding.blocks import parse_blocks
 from hybrid_search.embedding.cooccurrence import item_embeddings
 from hybrid_search.observability.drift import EmbeddingSnapshot, save_snapshot
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hybrid_search.embedding.blocks import parse_blocks
+from hybrid_search.blocks import parse_blocks
 from hybrid_search.embedding.cooccurrence import cooccurrence_counts, item_embeddings, ppmi
 from hybrid_search.errors import TemplateError
 

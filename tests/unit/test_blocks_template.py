@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hybrid_search.embedding.blocks import parse_blocks
+from hybrid_search.blocks import parse_blocks
 from hybrid_search.errors import TemplateError
 from hybrid_search.templates import (
     check_vector_space,

@@ -35,3 +35,15 @@ def test_importing_the_package_loads_nothing_heavy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_reading_a_template_loads_no_embedding_code():
+    """The ground floor does not import upward: templates.py (and the block layout it reads)
+    load without the embedding package."""
+    code = (
+        "import sys; from hybrid_search.templates import load_template; load_template('products');"
+        " load_template('products-behaviour');"
+        " print(sorted(m for m in sys.modules if m.startswith('hybrid_search.embedding')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
