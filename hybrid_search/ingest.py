@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from hybrid_search.backends.base import IndexWriter
 from hybrid_search.documents import embedding_text, knn_vectors, validate_document
@@ -23,7 +25,7 @@ from hybrid_search.errors import HybridSearchError, InvalidRequestError
 from hybrid_search.hits import IngestReport
 from hybrid_search.templates import IndexTemplate, check_vector_space, knn_dimension
 
-__all__ = ["index_documents", "read_jsonl"]
+__all__ = ["embed_documents", "index_documents", "read_jsonl"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,25 @@ def _label(where: str, raw: Any, template: IndexTemplate) -> str:
     return where
 
 
+def embed_documents(
+    docs: Sequence[dict[str, Any]],
+    *,
+    template: IndexTemplate,
+    embedder: Embedder,
+    batch_size: int = 64,
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Validated documents -> ``(sources, knn vectors)`` as the index stores them: the document
+    text embedded, fused with the documents' own blocks under ``vector_blocks``.
+
+    Raises:
+        EmbedderError: the model failed.
+        InvalidRequestError: a document's blocks do not fit the template's layout.
+    """
+    texts = [embedding_text(d, template) for d in docs]
+    vectors = embedder.encode_documents(texts, batch_size=batch_size)
+    return knn_vectors(docs, vectors, template)
+
+
 def index_documents(
     items: Iterable[tuple[str, Any]],
     *,
@@ -105,10 +126,10 @@ def index_documents(
     def flush() -> None:
         if not batch:
             return
-        texts = [embedding_text(d, template) for d in batch]
         try:
-            vectors = embedder.encode_documents(texts, batch_size=embed_batch_size)
-            sources, vectors = knn_vectors(batch, vectors, template)
+            sources, vectors = embed_documents(
+                batch, template=template, embedder=embedder, batch_size=embed_batch_size
+            )
             report.merge(backend.index(sources, vectors))
         except HybridSearchError as exc:
             logger.warning("a batch of %d documents failed: %s", len(batch), exc)

@@ -87,9 +87,9 @@ def _snapshot(args: argparse.Namespace) -> int:
     if args.from_jsonl is not None:
         import numpy as np
 
-        from hybrid_search.documents import embedding_text, knn_vectors, validate_document
+        from hybrid_search.documents import validate_document
         from hybrid_search.embedding import create_embedder
-        from hybrid_search.ingest import read_jsonl
+        from hybrid_search.ingest import embed_documents, read_jsonl
         from hybrid_search.templates import knn_dimension
 
         docs = []
@@ -100,11 +100,10 @@ def _snapshot(args: argparse.Namespace) -> int:
             docs.append(validate_document(raw, template))
         embedder = create_embedder(settings.embedding)
         knn_dimension(template, embedder.dimension)  # a text block of another dimension: refused
-        vectors = embedder.encode_documents(
-            [embedding_text(d, template) for d in docs], batch_size=settings.embedding.batch_size
-        )
         # The same vectors the index stores (fused with the documents' blocks, if any).
-        docs, vectors = knn_vectors(docs, vectors, template)
+        docs, vectors = embed_documents(
+            docs, template=template, embedder=embedder, batch_size=settings.embedding.batch_size
+        )
         pop = template.commercial_fields.get("popularity")
         snap = EmbeddingSnapshot(
             ids=[str(d[template.id_field]) for d in docs],
