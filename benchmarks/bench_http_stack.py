@@ -58,7 +58,7 @@ loop, http = ("asyncio", "h11") if variant == "asyncio+h11" else ("uvloop", "htt
 if variant == "bare-route":
     from starlette.responses import Response
     from starlette.routing import Route
-    from hybrid_search.search_models import SearchRequest
+    from hybrid_search.schemas import SearchRequest
 
     async def bare(request):
         body = SearchRequest.model_validate_json(await request.body())

@@ -38,14 +38,14 @@ if TYPE_CHECKING:
     )
     from hybrid_search.hits import IngestReport
     from hybrid_search.ingest import index_documents, read_jsonl
-    from hybrid_search.search_models import SearchRequest, SearchResponse
+    from hybrid_search.schemas import SearchRequest, SearchResponse
     from hybrid_search.searcher import Searcher
 
 # name -> the module that defines it
 _LAZY = {
     "Searcher": "hybrid_search.searcher",
-    "SearchRequest": "hybrid_search.search_models",
-    "SearchResponse": "hybrid_search.search_models",
+    "SearchRequest": "hybrid_search.schemas",
+    "SearchResponse": "hybrid_search.schemas",
     "Settings": "hybrid_search.config",
     "load_settings": "hybrid_search.config",
     "create_app": "hybrid_search.api.app",

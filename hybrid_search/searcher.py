@@ -45,11 +45,11 @@ from hybrid_search.ranking.plan import (
     resolve,
     retry_typos,
 )
-from hybrid_search.search_models import (
+from hybrid_search.render import render_hits
+from hybrid_search.schemas import (
     CommercialOverrides,
     SearchRequest,
     SearchResponse,
-    render_hits,
     validate_request,
 )
 from hybrid_search.templates import IndexTemplate, load_template

@@ -46,7 +46,7 @@ from hybrid_search.errors import (
 )
 from hybrid_search.observability.metrics import CONTENT_TYPE_LATEST, MetricsMiddleware
 from hybrid_search.observability.observer import Observer
-from hybrid_search.search_models import describe_problems, summarise_problems
+from hybrid_search.schemas import describe_problems, summarise_problems
 from hybrid_search.searcher import Searcher
 
 __all__ = ["ERROR_STATUS", "create_app"]

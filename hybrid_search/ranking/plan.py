@@ -36,7 +36,7 @@ from hybrid_search.ranking.fusion import FusionResult, fuse
 
 if TYPE_CHECKING:
     from hybrid_search.config import SearchSettings
-    from hybrid_search.search_models import SearchRequest
+    from hybrid_search.schemas import SearchRequest
     from hybrid_search.templates import IndexTemplate
 
 __all__ = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hybrid_search.errors import InvalidRequestError
-from hybrid_search.search_models import SearchRequest, validate_request
+from hybrid_search.schemas import SearchRequest, validate_request
 from tests.api.conftest import api_error
 
 

@@ -47,3 +47,12 @@ def test_reading_a_template_loads_no_embedding_code():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_request_schemas_import_no_ranking_code():
+    code = (
+        "import sys, hybrid_search.schemas;"
+        " print(sorted(m for m in sys.modules if m.startswith('hybrid_search.ranking')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

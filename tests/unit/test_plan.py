@@ -18,7 +18,7 @@ from hybrid_search.ranking.plan import (
     resolve,
     retry_typos,
 )
-from hybrid_search.search_models import SearchRequest
+from hybrid_search.schemas import SearchRequest
 from hybrid_search.templates import load_template
 
 

@@ -1,37 +1,27 @@
-"""The request and response models of a search, and how a page of hits is rendered.
+"""The request and response schemas of a search, and how their validation errors are told.
 
 The Searcher (``searcher.py``) runs the stages; this module holds what goes in and out, so the
-API, the evaluation and the tests share one definition.
+API, the evaluation and the tests share one definition. It imports no ranking code; a page of
+hits is rendered by ``render.py``.
 """
 
 from __future__ import annotations
 
 import difflib
-import math
 import types
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt, ValidationError
 from pydantic_core import ErrorDetails
 
 from hybrid_search.errors import InvalidRequestError
-from hybrid_search.ranking.commercial import CommercialTerms
-from hybrid_search.ranking.confidence import cosine_from_score
-from hybrid_search.ranking.fusion import FusionResult
-from hybrid_search.ranking.plan import adaptive_params
-
-if TYPE_CHECKING:
-    from hybrid_search.ltr.stage import LtrResult
 
 __all__ = [
     "CommercialOverrides",
     "SearchRequest",
     "SearchResponse",
-    "adaptive_params",
     "describe_problems",
-    "render_hits",
     "summarise_problems",
     "validate_request",
 ]
@@ -225,99 +215,3 @@ def summarise_problems(problems: Sequence[dict[str, str]]) -> str:
     if rest == 1:
         return f"{first} (and 1 more problem: {problems[1]['message']})"
     return f"{first} (and {rest} more problems, first: {problems[1]['message']})"
-
-
-def render_hits(
-    space: str,
-    page_rows: list[int],
-    sources: dict[Any, tuple[str, dict[str, Any]]],
-    fused: FusionResult,
-    terms: CommercialTerms | None,
-    explored: set[int],
-    leg_names: list[str],
-    offset: int,
-    explain: bool,
-    *,
-    cosine_scale: float = 1.0,
-    ltr: LtrResult | None = None,
-) -> list[dict[str, Any]]:
-    """The page's hits as the API returns them: id, rank, score, source and the per-stage
-    breakdown (raw and normalised leg scores, the cosine, fused and commercial terms).
-    ``cosine_scale`` is divided out of the recovered similarity (``vector_blocks``: the text
-    block's weight). With ``ltr`` (the learned re-rank ran, ``fused`` is its re-ordered window)
-    the breakdown adds the model's raw score ``ltr`` and its normalised ``ltr_normalized``
-    (what the commercial stage reads), ``fused`` stays the fusion's own score, and ``explain``
-    adds the top feature contributions (``ltr_contributions``)."""
-    out = []
-    rank = offset
-    rows = np.asarray(page_rows, dtype=np.int64)
-    # One gather and one tolist per column: numpy scalars one by one cost ~2 us a hit.
-    raw_rows, norm_rows = fused.raw[rows].tolist(), fused.normalized[rows].tolist()
-    fused_scores = fused.scores[rows].tolist()
-    term_rows: list[Any] = [None] * len(page_rows)
-    ltr_rows: list[Any] = [None] * len(page_rows)
-    ltr_name = ltr.model.name if ltr is not None else None
-    if ltr is not None:
-        explained = ltr.contributions(page_rows) if explain else [None] * len(page_rows)
-        ltr_rows = list(
-            zip(
-                ltr.model_scores[rows].tolist(),
-                ltr.fused_scores[rows].tolist(),
-                ltr.fused_positions[rows].tolist(),
-                explained,
-                strict=True,
-            )
-        )
-    if terms is not None:
-        columns = (terms.total, terms.relevance, terms.margin, terms.freshness, terms.popularity)
-        term_rows = list(zip(*(column[rows].tolist() for column in columns), strict=True))
-    for i, raw_row, norm_row, fused_score, term_row, ltr_row in zip(
-        page_rows, raw_rows, norm_rows, fused_scores, term_rows, ltr_rows, strict=True
-    ):
-        key = fused.keys[i]
-        if key not in sources:
-            continue  # deleted between retrieval and fetch
-        rank += 1
-        doc_id, source = sources[key]
-        breakdown: dict[str, Any] = {}
-        for j, name in enumerate(leg_names):
-            raw, norm = raw_row[j], norm_row[j]
-            breakdown[name] = None if math.isnan(raw) else raw
-            breakdown[f"{name}_normalized"] = None if math.isnan(norm) else norm
-        if breakdown.get("vector") is not None:
-            cosine = cosine_from_score(breakdown["vector"], space) / cosine_scale
-            breakdown["vector_cosine"] = cosine
-        breakdown["fused"] = fused_score
-        score = fused_score
-        if ltr_row is not None:
-            breakdown.update(ltr=ltr_row[0], ltr_normalized=fused_score, fused=ltr_row[1])
-            if ltr_row[3] is not None:
-                breakdown["ltr_contributions"] = ltr_row[3]
-        if term_row is not None:
-            score, relevance, margin, freshness, popularity = term_row
-            breakdown.update(
-                relevance=relevance,
-                margin=margin,
-                freshness=freshness,
-                popularity=popularity,
-                exploration=i in explored,
-            )
-        item: dict[str, Any] = {
-            "id": doc_id,
-            "rank": rank,
-            "score": score,
-            "breakdown": breakdown,
-            "source": source,
-        }
-        if explain:
-            item["explain"] = {
-                "fused_position": i + 1,
-                "legs": leg_names,
-                "window": len(fused),
-                "max_margin": terms.max_margin if terms is not None else None,
-                "max_popularity": terms.max_popularity if terms is not None else None,
-            }
-            if ltr_row is not None:
-                item["explain"]["ltr"] = {"model": ltr_name, "fused_position": ltr_row[2]}
-        out.append(item)
-    return out
