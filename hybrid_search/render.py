@@ -46,19 +46,8 @@ def render_hits(
     raw_rows, norm_rows = fused.raw[rows].tolist(), fused.normalized[rows].tolist()
     fused_scores = fused.scores[rows].tolist()
     term_rows: list[Any] = [None] * len(page_rows)
-    ltr_rows: list[Any] = [None] * len(page_rows)
+    ltr_rows = _ltr_rows(ltr, page_rows, rows, explain)
     ltr_name = ltr.model.name if ltr is not None else None
-    if ltr is not None:
-        explained = ltr.contributions(page_rows) if explain else [None] * len(page_rows)
-        ltr_rows = list(
-            zip(
-                ltr.model_scores[rows].tolist(),
-                ltr.fused_scores[rows].tolist(),
-                ltr.fused_positions[rows].tolist(),
-                explained,
-                strict=True,
-            )
-        )
     if terms is not None:
         columns = (terms.total, terms.relevance, terms.margin, terms.freshness, terms.popularity)
         term_rows = list(zip(*(column[rows].tolist() for column in columns), strict=True))
@@ -70,14 +59,7 @@ def render_hits(
             continue  # deleted between retrieval and fetch
         rank += 1
         doc_id, source = sources[key]
-        breakdown: dict[str, Any] = {}
-        for j, name in enumerate(leg_names):
-            raw, norm = raw_row[j], norm_row[j]
-            breakdown[name] = None if math.isnan(raw) else raw
-            breakdown[f"{name}_normalized"] = None if math.isnan(norm) else norm
-        if breakdown.get("vector") is not None:
-            cosine = cosine_from_score(breakdown["vector"], space) / cosine_scale
-            breakdown["vector_cosine"] = cosine
+        breakdown = _leg_breakdown(leg_names, raw_row, norm_row, space, cosine_scale)
         breakdown["fused"] = fused_score
         score = fused_score
         if ltr_row is not None:
@@ -101,14 +83,53 @@ def render_hits(
             "source": source,
         }
         if explain:
-            item["explain"] = {
-                "fused_position": i + 1,
-                "legs": leg_names,
-                "window": len(fused),
-                "max_margin": terms.max_margin if terms is not None else None,
-                "max_popularity": terms.max_popularity if terms is not None else None,
-            }
+            item["explain"] = _explain(i, leg_names, len(fused), terms)
             if ltr_row is not None:
                 item["explain"]["ltr"] = {"model": ltr_name, "fused_position": ltr_row[2]}
         out.append(item)
     return out
+
+
+def _ltr_rows(
+    ltr: LtrResult | None, page_rows: list[int], rows: np.ndarray, explain: bool
+) -> list[Any]:
+    """Per page row: (model score, fusion's score, fused position, contributions), or None."""
+    if ltr is None:
+        return [None] * len(page_rows)
+    explained = ltr.contributions(page_rows) if explain else [None] * len(page_rows)
+    return list(
+        zip(
+            ltr.model_scores[rows].tolist(),
+            ltr.fused_scores[rows].tolist(),
+            ltr.fused_positions[rows].tolist(),
+            explained,
+            strict=True,
+        )
+    )
+
+
+def _leg_breakdown(
+    leg_names: list[str], raw_row: list[float], norm_row: list[float], space: str, scale: float
+) -> dict[str, Any]:
+    """Each leg's raw and normalised score (None where the leg did not find the document) and
+    the cosine recovered from the vector score."""
+    breakdown: dict[str, Any] = {}
+    for j, name in enumerate(leg_names):
+        raw, norm = raw_row[j], norm_row[j]
+        breakdown[name] = None if math.isnan(raw) else raw
+        breakdown[f"{name}_normalized"] = None if math.isnan(norm) else norm
+    if breakdown.get("vector") is not None:
+        breakdown["vector_cosine"] = cosine_from_score(breakdown["vector"], space) / scale
+    return breakdown
+
+
+def _explain(
+    row: int, leg_names: list[str], window: int, terms: CommercialTerms | None
+) -> dict[str, Any]:
+    return {
+        "fused_position": row + 1,
+        "legs": leg_names,
+        "window": window,
+        "max_margin": terms.max_margin if terms is not None else None,
+        "max_popularity": terms.max_popularity if terms is not None else None,
+    }
