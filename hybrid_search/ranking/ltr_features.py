@@ -227,34 +227,39 @@ def _prefix_matches(term: str, vocabulary: Sequence[str], known: frozenset[str])
     return out
 
 
-def _title_features(query: tuple[str, ...], titles: Sequence[str]) -> np.ndarray:
+def _title_features(
+    query: tuple[str, ...], q_tokens: Sequence[str], titles: Sequence[str], present: np.ndarray
+) -> np.ndarray:
     """``title_bigrams``, ``title_head``, ``title_lead``, ``prefix_coverage``,
-    ``number_coverage`` of each title text (columns in that order)."""
+    ``number_coverage`` of each title text (columns in that order); ``q_tokens`` are the
+    query's distinct tokens, ``present[i, t]`` whether title ``i`` holds token ``t``."""
     out = np.zeros((len(titles), 5))
-    q_unique = list(dict.fromkeys(query))
     pairs = frozenset(pairwise(query))
-    numbers = [t for t in q_unique if any(c.isdigit() for c in t)]
-    head = query[-1] if query else None
-    q_set = frozenset(q_unique)
+    q_set = frozenset(q_tokens)
     sets = [_token_set(t) for t in titles]
-    known = frozenset().union(*sets)
-    vocabulary = sorted(known)
-    matches = [_prefix_matches(t, vocabulary, known) for t in q_unique]
     if pairs:  # columns built as lists: a numpy element write per row costs more than the test
-        out[:, 0] = [len(pairs & _token_pairs(text)) for text in titles]
+        title_pairs = [_token_pairs(text) for text in titles]
+        for pair in pairs:
+            out[:, 0] += [pair in held for held in title_pairs]
         out[:, 0] /= len(pairs)
     else:
         out[:, 0] = np.nan
-    out[:, 1] = [head is not None and head in words for words in sets]
+    if query:
+        out[:, 1] = present[:, list(q_tokens).index(query[-1])]
     out[:, 2] = [bool(title) and title[0] in q_set for title in map(_tokens, titles)]
-    for m in matches:
-        out[:, 3] += [not m.isdisjoint(words) for words in sets]
-    if q_unique:
-        out[:, 3] /= len(q_unique)
+    if q_tokens:
+        known = frozenset().union(*sets)
+        vocabulary = sorted(known)
+        for j, term in enumerate(q_tokens):
+            m = _prefix_matches(term, vocabulary, known)
+            if m == {term}:  # no other spelling in the window: the token's own column
+                out[:, 3] += present[:, j]
+            elif m:
+                out[:, 3] += [not m.isdisjoint(words) for words in sets]
+        out[:, 3] /= len(q_tokens)
+    numbers = [j for j, t in enumerate(q_tokens) if any(c.isdigit() for c in t)]
     if numbers:
-        for t in numbers:
-            out[:, 4] += [t in words for words in sets]
-        out[:, 4] /= len(numbers)
+        out[:, 4] = present[:, numbers].sum(axis=1) / len(numbers)
     else:
         out[:, 4] = np.nan
     return out
@@ -290,22 +295,27 @@ def build_features(
     q_count = len(q_tokens)
     doc_tokens = [[_tokens(texts.get(f, "")) for f in fields] for texts in scores.texts]
     doc_sets = [[_token_set(texts.get(f, "")) for f in fields] for texts in scores.texts]
+    # present[i, j, t]: candidate i's field j holds query token t (each test once, a column
+    # per token and field: a list per candidate costs more than the tests)
+    present = np.zeros((n, len(fields), q_count), dtype=bool)
+    for j in range(len(fields)):
+        field_sets = [row[j] for row in doc_sets]
+        for k, token in enumerate(q_tokens):
+            present[:, j, k] = [token in words for words in field_sets]
     width = len(_PER_FIELD)
     bm25 = np.asarray(scores.field_scores, dtype=np.float64).reshape(n, len(fields))
     for j in range(len(fields)):
         out[:, width * j] = bm25[:, j]
-        out[:, width * j + 1] = [
-            len(q_set & row[j]) / q_count if q_count else 0.0 for row in doc_sets
-        ]
+        out[:, width * j + 1] = present[:, j].sum(axis=1) / q_count if q_count else 0.0
         out[:, width * j + 2] = [len(row[j]) for row in doc_tokens]
     col = {name: i for i, name in enumerate(names)}
+    found = present.any(axis=1)  # (n, q_count): the token is in some field
 
     bm25_sum = bm25.sum(axis=1) if fields else np.zeros(n)
     out[:, col["bm25_sum"]] = bm25_sum
     out[:, col["bm25_max"]] = bm25.max(axis=1) if fields else 0.0
     out[:, col["bm25_gap"]] = float(bm25_sum.max()) - bm25_sum
-    union = [row[0] if len(row) == 1 else frozenset().union(*row) for row in doc_sets]
-    out[:, col["coverage_all"]] = [len(q_set & u) / q_count if q_count else 0.0 for u in union]
+    out[:, col["coverage_all"]] = found.sum(axis=1) / q_count if q_count else 0.0
 
     out[:, col["fused"]] = fused.scores
     out[:, col["fused_rank"]] = np.arange(1, n + 1)
@@ -327,7 +337,7 @@ def build_features(
         t = list(fields).index(title)
         q_list = _tokens(query)
         # only a title holding every query token can match it exactly or as a phrase
-        whole = [bool(q_set) and q_set <= row[t] for row in doc_sets]
+        whole = (present[:, t].all(axis=1) & bool(q_set)).tolist()
         out[:, col["title_exact"]] = [
             float(w and doc_tokens[i][t] == q_list) for i, w in enumerate(whole)
         ]
@@ -340,10 +350,10 @@ def build_features(
 
     typo_terms = 0.0
     typo_matches = np.zeros(n)
-    if fuzzy and q_count:
-        vocabulary = sorted(set().union(*union))
-        known = set(vocabulary)
-        expanded = _expansions([t for t in q_tokens if t not in known], vocabulary)
+    missing = [t for t, seen in zip(q_tokens, found.any(axis=0).tolist(), strict=True) if not seen]
+    if fuzzy and missing:  # the window's vocabulary only when a query token is in no candidate
+        union = [row[0] if len(row) == 1 else frozenset().union(*row) for row in doc_sets]
+        expanded = _expansions(missing, sorted(frozenset().union(*union)))
         typo_terms = float(len(expanded))
         for i, u in enumerate(union):
             typo_matches[i] = sum(bool(spellings & u) for spellings in expanded.values())
@@ -354,7 +364,6 @@ def build_features(
     out[:, col["coverage_gap"]] = float(coverage.max()) - coverage
     out[:, col["bm25_rank"]] = _window_rank(bm25_sum)
     out[:, col["cosine_rank"]] = _window_rank(cosines)
-    found = np.array([[t in u for t in q_tokens] for u in union], dtype=bool).reshape(n, q_count)
     out[:, col["missing_terms"]] = q_count - found.sum(axis=1)
     if q_count:
         weight = np.log((n + 1) / (found.sum(axis=0) + 0.5))
@@ -363,6 +372,11 @@ def build_features(
         out[:, col["rare_coverage"]] = 0.0
     if title is not None:
         t = list(fields).index(title)
-        block = _title_features(_tokens(query), [texts.get(title, "") for texts in scores.texts])
+        block = _title_features(
+            _tokens(query),
+            q_tokens,
+            [texts.get(title, "") for texts in scores.texts],
+            present[:, t],
+        )
         out[:, col["title_bigrams"] : col["number_coverage"] + 1] = block
     return out
