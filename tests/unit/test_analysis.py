@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hybrid_search.analysis import BUILTIN_ANALYZERS
 from hybrid_search.errors import TemplateError
@@ -110,3 +112,14 @@ def test_an_analyzer_the_embedded_engine_cannot_apply_is_refused(mutate, fragmen
     with pytest.raises(TemplateError) as caught:
         parse_template(body, path=TEMPLATE_PATH, name="products")
     assert fragment in str(caught.value)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="abZx901_'.:,;-/\" \t\u00e9", max_size=24))
+def test_ascii_fast_path_tokenizes_as_the_general_rules(text):
+    # ASCII text takes one regex; the general UAX #29 path must give the same tokens
+    # (the alphabet mixes every joiner of both kinds; é sends a text down the general path)
+    from hybrid_search.analysis import _unicode_tokens, standard_tokens
+
+    assert standard_tokens(text) == _unicode_tokens(text)
+    assert standard_tokens("x" * 600 + "'y") == _unicode_tokens("x" * 600 + "'y")
