@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid_search.backends import SearchBackend, create_backend
+from hybrid_search.backends import Health, SearchBackend, create_backend
 from hybrid_search.config import Settings
 from hybrid_search.documents import FilterClause, parse_filters
 from hybrid_search.embedding import Embedder, QueryEncoder, create_embedder
@@ -29,7 +29,8 @@ from hybrid_search.errors import (
     InvalidRequestError,
     ModelMismatchError,
 )
-from hybrid_search.hits import Hit, HitColumns
+from hybrid_search.hits import Hit, HitColumns, IngestReport
+from hybrid_search.ingest import index_documents
 from hybrid_search.ltr.stage import LtrResult, LtrStage, RerankStep
 from hybrid_search.ranking.commercial import CommercialParams, CommercialTerms, explore
 from hybrid_search.ranking.confidence import cosine_from_score
@@ -504,6 +505,44 @@ class Searcher:
             timings_ms={"total": round((time.perf_counter() - t_start) * 1000, 3)},
             top_vector_cosine=hits[0]["breakdown"].get("vector_cosine") if hits else None,
         )
+
+    # ---------------------------------------------------- the documents (what the API serves)
+    @property
+    def backend_name(self) -> str:
+        """The backend's registry name (``embedded``, ``opensearch``)."""
+        return self.backend.name
+
+    def upsert(self, documents: Sequence[Any]) -> IngestReport:
+        """The real-time write path (``POST /v1/documents``): validate, embed and index, each
+        batch searchable when this returns; every document indexed or in ``failed``.
+
+        Raises:
+            ModelMismatchError: the index was built with another model.
+        """
+        return index_documents(
+            ((f"item {i}", doc) for i, doc in enumerate(documents)),
+            template=self.template,
+            embedder=self.embedder,
+            backend=self.backend,
+            embed_batch_size=self.settings.embedding.batch_size,
+            realtime=True,
+        )
+
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        """One stored document's source by id, or None."""
+        return self.backend.get(doc_id)
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete documents by id; how many existed."""
+        return self.backend.delete(ids)
+
+    def count(self) -> int:
+        """Documents in the index."""
+        return self.backend.count()
+
+    def health(self) -> Health:
+        """The backend's state (``/healthz``, ``/readyz``)."""
+        return self.backend.health()
 
     def close(self) -> None:
         """Release the backend and the embedder's threads."""

@@ -178,7 +178,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state = app.state
     # Open the index before serving (a missing one is reported by /readyz, not fatal: the first
     # POST /v1/documents creates it), then load the model without holding up liveness.
-    health = await run_in_threadpool(state.searcher.backend.health)
+    health = await run_in_threadpool(state.searcher.health)
     if not health.ok:
         logger.warning("index not open yet: %s", health.detail.get("error"))
     if state.warm_up:

@@ -35,7 +35,6 @@ from hybrid_search.api.schemas import (
 from hybrid_search.config import Settings
 from hybrid_search.errors import HybridSearchError, IndexNotFoundError, InvalidRequestError
 from hybrid_search.hits import IngestReport
-from hybrid_search.ingest import index_documents
 from hybrid_search.searcher import CommercialOverrides, Searcher, SearchRequest, SearchResponse
 
 __all__ = ["router"]
@@ -226,14 +225,7 @@ def upsert_documents(body: DocumentsRequest, request: Request) -> DocumentsRespo
         )
         raise InvalidRequestError(msg)
     searcher = _searcher(request)
-    report = index_documents(
-        ((f"item {i}", doc) for i, doc in enumerate(body.documents)),
-        template=searcher.template,
-        embedder=searcher.embedder,
-        backend=searcher.backend,
-        embed_batch_size=settings.embedding.batch_size,
-        realtime=True,
-    )
+    report = searcher.upsert(body.documents)
     request.app.state.observer.ingested(report)
     return _item_report(body.documents, report, searcher.template.id_field)
 
@@ -246,7 +238,7 @@ def upsert_documents(body: DocumentsRequest, request: Request) -> DocumentsRespo
 )
 def get_document(doc_id: DocId, request: Request) -> DocumentResponse:
     """One stored document by id."""
-    source = _searcher(request).backend.get(doc_id)
+    source = _searcher(request).get(doc_id)
     if source is None:
         msg = f"document {doc_id!r} not found"
         raise IndexNotFoundError(msg)
@@ -261,7 +253,7 @@ def get_document(doc_id: DocId, request: Request) -> DocumentResponse:
 )
 def delete_document(doc_id: DocId, request: Request) -> DeleteResponse:
     """Delete one document by id (404 if it does not exist)."""
-    if _searcher(request).backend.delete([doc_id]) == 0:
+    if _searcher(request).delete([doc_id]) == 0:
         msg = f"document {doc_id!r} not found"
         raise IndexNotFoundError(msg)
     return DeleteResponse(id=doc_id, deleted=True)
@@ -270,7 +262,7 @@ def delete_document(doc_id: DocId, request: Request) -> DeleteResponse:
 @router.get("/healthz", response_model=HealthResponse)
 def healthz(request: Request) -> HealthResponse:
     """Liveness: 200 while the process answers; the backend's state is reported, not judged."""
-    health = _searcher(request).backend.health()
+    health = _searcher(request).health()
     return HealthResponse(status="ok", backend={"ok": health.ok, **health.detail})
 
 
@@ -288,7 +280,7 @@ def readyz(request: Request) -> ReadyResponse:
     """Readiness: 200 once the model is loaded and the index is open, else 503 with the checks."""
     state = request.app.state
     searcher = _searcher(request)
-    health = searcher.backend.health()
+    health = searcher.health()
     checks: dict[str, Any] = {"index": health.detail}
     problems = [] if health.ok else [f"index: {health.detail.get('error')}"]
     if state.model_ready.is_set() and state.model_error is not None:
@@ -336,7 +328,7 @@ def info(request: Request) -> InfoResponse:
     searcher = _searcher(request)
     template = searcher.template
     try:
-        documents: int | None = searcher.backend.count()
+        documents: int | None = searcher.count()
     except HybridSearchError:
         documents = None
     cfg = settings.search
@@ -365,7 +357,7 @@ def info(request: Request) -> InfoResponse:
             entry["values_more"] = known.fields[name]["more"]
         filters.append(entry)
     return InfoResponse(
-        backend=searcher.backend.name,
+        backend=searcher.backend_name,
         documents=documents,
         template=template.name,
         id_field=template.id_field,

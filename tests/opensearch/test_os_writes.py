@@ -145,16 +145,16 @@ def test_batch_ingest_refreshes_once_and_the_api_path_waits_per_bulk(
 
 
 def test_the_api_documents_route_is_the_realtime_path(make_client, monkeypatch):
-    import hybrid_search.api.routes as routes
+    import hybrid_search.searcher as searcher_module
 
     seen: list[dict[str, Any]] = []
-    real = routes.index_documents
+    real = searcher_module.index_documents
 
     def spy(items, **kwargs):
         seen.append(kwargs)
         return real(items, **kwargs)
 
-    monkeypatch.setattr(routes, "index_documents", spy)
+    monkeypatch.setattr(searcher_module, "index_documents", spy)
     client = make_client()
     doc = {"sku": "N-1", "title": "Vantier felt fedora", "price": 10}
     assert client.post("/v1/documents", json={"documents": [doc]}).status_code == 200
