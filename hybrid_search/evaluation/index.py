@@ -81,15 +81,19 @@ def build_eval_index(
 ) -> Settings:
     """Make sure an embedded index of the dataset exists; return settings that point at it.
 
-    The index lives in ``cache_dir/index-<model>-<corpus digest>-<template digest>`` and uses
-    exact vector search (no HNSW), so the evaluation measures ranking, not ANN recall.
+    The index lives in ``cache_dir/index-<model>-<corpus digest>-<template digest>-<layout>``
+    (``layout``: the embedded engine's on-disk schema digest, which changes with its analysis,
+    so an index built by an older analysis is rebuilt instead of refused) and uses exact vector
+    search (no HNSW), so the evaluation measures ranking, not ANN recall.
 
     Raises:
         InvalidRequestError: a document failed to index.
     """
     from hybrid_search.backends.embedded import EmbeddedBackend
+    from hybrid_search.backends.embedded.snapshot import schema_digest
 
-    name = f"index-{_slug(embedder.model_id)}-{dataset.digest}-{template.digest}"
+    layout = schema_digest(template)[:8]
+    name = f"index-{_slug(embedder.model_id)}-{dataset.digest}-{template.digest}-{layout}"
     data_dir = cache_dir / name
     embedded = settings.embedded.model_copy(
         update={"data_dir": data_dir, "exact_threshold": max(len(dataset.corpus) + 1, 1_000_000)}

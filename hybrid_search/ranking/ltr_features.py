@@ -51,7 +51,7 @@ from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from itertools import pairwise
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from rapidfuzz import process
@@ -337,7 +337,7 @@ def build_features(
         t = list(fields).index(title)
         q_list = _tokens(query)
         # only a title holding every query token can match it exactly or as a phrase
-        whole = (present[:, t].all(axis=1) & bool(q_set)).tolist()
+        whole = cast("list[bool]", (present[:, t].all(axis=1) & bool(q_set)).tolist())
         out[:, col["title_exact"]] = [
             float(w and doc_tokens[i][t] == q_list) for i, w in enumerate(whole)
         ]
@@ -350,7 +350,8 @@ def build_features(
 
     typo_terms = 0.0
     typo_matches = np.zeros(n)
-    missing = [t for t, seen in zip(q_tokens, found.any(axis=0).tolist(), strict=True) if not seen]
+    seen = cast("list[bool]", found.any(axis=0).tolist())
+    missing = [t for t, held in zip(q_tokens, seen, strict=True) if not held]
     if fuzzy and missing:  # the window's vocabulary only when a query token is in no candidate
         union = [row[0] if len(row) == 1 else frozenset().union(*row) for row in doc_sets]
         expanded = _expansions(missing, sorted(frozenset().union(*union)))

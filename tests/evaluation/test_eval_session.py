@@ -105,6 +105,31 @@ def test_the_index_is_reused(beir, make_settings, tmp_path):
     assert any(name.startswith("vectors-test-hash-embedder") for name in built)
 
 
+def test_an_index_of_another_layout_is_rebuilt_not_refused(
+    beir, make_settings, tmp_path, monkeypatch
+):
+    """An index built by an older analysis (another schema digest) is not reused."""
+    import hybrid_search.backends.embedded.snapshot as snapshot
+
+    cache = tmp_path / "cache"
+    first = open_session(
+        make_settings(), beir, text_fields=["title"], cache_dir=cache, embedder_factory=HashEmbedder
+    )
+    first.close()
+    before = {p.name for p in cache.iterdir() if p.name.startswith("index-")}
+    monkeypatch.setattr(snapshot, "schema_digest", lambda _template: "f" * 16)
+    again = open_session(
+        make_settings(), beir, text_fields=["title"], cache_dir=cache, embedder_factory=HashEmbedder
+    )
+    try:
+        assert again.searcher.search({"query": "red", "k": 3}).hits is not None
+    finally:
+        again.close()
+    after = {p.name for p in cache.iterdir() if p.name.startswith("index-")}
+    assert len(after - before) == 1
+    assert next(iter(after - before)).endswith("-ffffffff")
+
+
 def test_train_and_heldout_are_disjoint(session):
     split = QuerySplit(min_judgments=1, sample=3, train_sample=2, seed=0)
     held = split.ids(session.dataset, "heldout")
