@@ -16,7 +16,7 @@ skipped). One warm-up pass, then ``--repeat`` timed passes; percentiles over eve
 
     python benchmarks/bench_ltr.py --dataset ../shared/datasets/homedepot \
         --cache-dir benchmarks/.cache --model benchmarks/.cache/ltr-homedepot \
-        --out benchmarks/results/ltr-latency
+        --out benchmarks/results/ltr-homedepot/latency
 """
 
 from __future__ import annotations
