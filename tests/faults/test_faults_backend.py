@@ -79,6 +79,10 @@ def test_a_cluster_that_never_answers_is_a_bounded_503(template, retry_on_timeou
 def test_the_sidecar_recovers_by_itself_when_the_cluster_comes_back(template, corpus):
     from osmem_server import OsmemError, OsmemServer
 
+    from tests.opensearch.conftest import on_builtin_analyzers
+
+    template = on_builtin_analyzers(template)  # osmem runs no custom analyzer at search time
+
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     settings = _settings(url, max_retries=1, retry_max_wait_s=0.05)
