@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hybrid_search.api.deps import ModelLoad
 from hybrid_search.api.errors import ApiError, error_response
 from hybrid_search.api.facets import FilterValues
 from hybrid_search.api.middleware import RequestContextMiddleware
@@ -163,14 +164,14 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def _warm_up(app: FastAPI) -> None:
     """Load the embedding model in the background; ``/readyz`` answers 503 until it is done."""
-    state = app.state
+    model: ModelLoad = app.state.model
     try:
-        _ = state.searcher.encoder
+        _ = app.state.searcher.encoder
     except HybridSearchError as exc:
-        state.model_error = str(exc)
+        model.error = str(exc)
         logger.warning("the embedding model did not load: %s", exc)
     finally:
-        state.model_ready.set()
+        model.ready.set()
 
 
 @asynccontextmanager
@@ -184,7 +185,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if state.warm_up:
         threading.Thread(target=_warm_up, args=(app,), name="model-warm-up", daemon=True).start()
     else:
-        state.model_ready.set()
+        state.model.ready.set()
     try:
         yield
     finally:
@@ -244,8 +245,7 @@ def create_app(
     app.state.owns_searcher = searcher is None
     app.state.searcher = searcher or Searcher.from_settings(settings)
     app.state.warm_up = warm_up
-    app.state.model_ready = threading.Event()
-    app.state.model_error = None
+    app.state.model = ModelLoad()
     app.state.observer = Observer(settings.observability, searcher=app.state.searcher)
     app.state.filter_values = FilterValues(app.state.searcher.backend, app.state.searcher.template)
 

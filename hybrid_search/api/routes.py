@@ -20,6 +20,15 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from hybrid_search.api.deps import (
+    FilterValuesDep,
+    ModelLoad,
+    ModelLoadDep,
+    ObserverDep,
+    SearcherDep,
+    SettingsDep,
+    get_settings,
+)
 from hybrid_search.api.errors import NotReadyError, UnauthorizedError
 from hybrid_search.api.schemas import (
     DeleteResponse,
@@ -32,7 +41,6 @@ from hybrid_search.api.schemas import (
     ItemResult,
     ReadyResponse,
 )
-from hybrid_search.config import Settings
 from hybrid_search.errors import HybridSearchError, IndexNotFoundError, InvalidRequestError
 from hybrid_search.hits import IngestReport
 from hybrid_search.searcher import CommercialOverrides, Searcher, SearchRequest, SearchResponse
@@ -64,18 +72,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 DocId = Annotated[str, Path(min_length=1, max_length=512, description="the document id")]
 
 
-def _searcher(request: Request) -> Searcher:
-    searcher: Searcher = request.app.state.searcher
-    return searcher
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def _check_key(request: Request, *, write: bool) -> None:
-    api = _settings(request).api
+    api = get_settings(request).api
     if api.api_key is None or not (write or api.read_requires_key):
         return
     auth = request.headers.get("authorization", "")
@@ -134,12 +132,13 @@ Write = [Depends(require_write)]
 
 
 @router.post("/v1/search", response_model=SearchResponse, dependencies=Read, responses=_ERRORS)
-def search(body: SearchRequest, request: Request) -> SearchResponse:
+def search(
+    body: SearchRequest, request: Request, searcher: SearcherDep, observer: ObserverDep
+) -> SearchResponse:
     """Hybrid search: legs, confidence gate, fusion, commercial stage, per-hit breakdown."""
     start = time.perf_counter()
-    searcher = _searcher(request)
     response = searcher.search(body)
-    request.app.state.observer.searched(
+    observer.searched(
         response,
         seconds=time.perf_counter() - start,
         route="/v1/search",
@@ -160,7 +159,8 @@ def search(body: SearchRequest, request: Request) -> SearchResponse:
 )
 def similar(
     doc_id: DocId,
-    request: Request,
+    searcher: SearcherDep,
+    observer: ObserverDep,
     k: Annotated[int | None, Query(ge=1, description="hits to return")] = None,
     filters: Annotated[
         str | None, Query(description='a JSON object, e.g. {"in_stock": true}')
@@ -183,10 +183,8 @@ def similar(
             raise InvalidRequestError(msg) from exc
     start = time.perf_counter()
     names = [b.strip() for b in blocks.split(",")] if blocks is not None else None
-    response = _searcher(request).similar(doc_id, k=k, filters=parsed, blocks=names)
-    request.app.state.observer.searched(
-        response, seconds=time.perf_counter() - start, route="/v1/similar"
-    )
+    response = searcher.similar(doc_id, k=k, filters=parsed, blocks=names)
+    observer.searched(response, seconds=time.perf_counter() - start, route="/v1/similar")
     return response
 
 
@@ -214,9 +212,10 @@ def _item_report(documents: list[Any], report: IngestReport, id_field: str) -> D
 @router.post(
     "/v1/documents", response_model=DocumentsResponse, dependencies=Write, responses=_ERRORS
 )
-def upsert_documents(body: DocumentsRequest, request: Request) -> DocumentsResponse:
+def upsert_documents(
+    body: DocumentsRequest, searcher: SearcherDep, settings: SettingsDep, observer: ObserverDep
+) -> DocumentsResponse:
     """Bulk upsert: validate, embed and index; every document is indexed or failed with why."""
-    settings = _settings(request)
     limit = settings.api.max_documents
     if not 1 <= len(body.documents) <= limit:
         msg = (
@@ -224,9 +223,8 @@ def upsert_documents(body: DocumentsRequest, request: Request) -> DocumentsRespo
             "(HYBRID_SEARCH_API__MAX_DOCUMENTS)"
         )
         raise InvalidRequestError(msg)
-    searcher = _searcher(request)
     report = searcher.upsert(body.documents)
-    request.app.state.observer.ingested(report)
+    observer.ingested(report)
     return _item_report(body.documents, report, searcher.template.id_field)
 
 
@@ -236,9 +234,9 @@ def upsert_documents(body: DocumentsRequest, request: Request) -> DocumentsRespo
     dependencies=Read,
     responses=_ERRORS,
 )
-def get_document(doc_id: DocId, request: Request) -> DocumentResponse:
+def get_document(doc_id: DocId, searcher: SearcherDep) -> DocumentResponse:
     """One stored document by id."""
-    source = _searcher(request).get(doc_id)
+    source = searcher.get(doc_id)
     if source is None:
         msg = f"document {doc_id!r} not found"
         raise IndexNotFoundError(msg)
@@ -251,52 +249,49 @@ def get_document(doc_id: DocId, request: Request) -> DocumentResponse:
     dependencies=Write,
     responses=_ERRORS,
 )
-def delete_document(doc_id: DocId, request: Request) -> DeleteResponse:
+def delete_document(doc_id: DocId, searcher: SearcherDep) -> DeleteResponse:
     """Delete one document by id (404 if it does not exist)."""
-    if _searcher(request).delete([doc_id]) == 0:
+    if searcher.delete([doc_id]) == 0:
         msg = f"document {doc_id!r} not found"
         raise IndexNotFoundError(msg)
     return DeleteResponse(id=doc_id, deleted=True)
 
 
 @router.get("/healthz", response_model=HealthResponse)
-def healthz(request: Request) -> HealthResponse:
+def healthz(searcher: SearcherDep) -> HealthResponse:
     """Liveness: 200 while the process answers; the backend's state is reported, not judged."""
-    health = _searcher(request).health()
+    health = searcher.health()
     return HealthResponse(status="ok", backend={"ok": health.ok, **health.detail})
 
 
-def _model_state(request: Request) -> str | None:
+def _model_state(model: ModelLoad, searcher: Searcher) -> str | None:
     """The embedder as ``model (runtime)`` once warm-up loaded it, else None."""
-    state = request.app.state
-    if not state.model_ready.is_set() or state.model_error is not None:
+    if not model.ready.is_set() or model.error is not None:
         return None
-    embedder = _searcher(request).embedder
+    embedder = searcher.embedder
     return f"{embedder.model_id} ({embedder.runtime})"
 
 
 @router.get("/readyz", response_model=ReadyResponse, responses={503: _ERRORS[503]})
-def readyz(request: Request) -> ReadyResponse:
+def readyz(searcher: SearcherDep, model: ModelLoadDep) -> ReadyResponse:
     """Readiness: 200 once the model is loaded and the index is open, else 503 with the checks."""
-    state = request.app.state
-    searcher = _searcher(request)
     health = searcher.health()
     checks: dict[str, Any] = {"index": health.detail}
     problems = [] if health.ok else [f"index: {health.detail.get('error')}"]
-    if state.model_ready.is_set() and state.model_error is not None:
+    if model.ready.is_set() and model.error is not None:
         try:  # the model failed at start-up; it may load now (files mounted since)
             _ = searcher.encoder
-            state.model_error = None
+            model.error = None
         except HybridSearchError as exc:
-            state.model_error = str(exc)
-    if not state.model_ready.is_set():
+            model.error = str(exc)
+    if not model.ready.is_set():
         checks["model"] = "loading"
         problems.append("model: loading")
-    elif state.model_error is not None:
-        checks["model"] = f"failed: {state.model_error}"
-        problems.append(f"model: {state.model_error}")
+    elif model.error is not None:
+        checks["model"] = f"failed: {model.error}"
+        problems.append(f"model: {model.error}")
     else:
-        checks["model"] = _model_state(request)
+        checks["model"] = _model_state(model, searcher)
         if health.ok:
             try:
                 searcher.check_model()
@@ -321,11 +316,14 @@ def _bounds(model: type[BaseModel], prefix: str = "") -> dict[str, list[float | 
 
 
 @router.get("/v1/info", response_model=InfoResponse, dependencies=Read)
-def info(request: Request) -> InfoResponse:
+def info(
+    searcher: SearcherDep,
+    settings: SettingsDep,
+    model: ModelLoadDep,
+    filter_values: FilterValuesDep,
+) -> InfoResponse:
     """Filterable fields (with the known values of keyword fields), defaults, limits and the
     bounds of every tunable parameter."""
-    settings = _settings(request)
-    searcher = _searcher(request)
     template = searcher.template
     try:
         documents: int | None = searcher.count()
@@ -348,7 +346,7 @@ def info(request: Request) -> InfoResponse:
         }
     )
     defaults["commercial"] = settings.commercial.model_dump()
-    known = request.app.state.filter_values.get()
+    known = filter_values.get()
     filters: list[dict[str, Any]] = []
     for name in template.filter_fields:
         entry: dict[str, Any] = {"field": name, "kind": template.fields[name].kind}
@@ -361,7 +359,7 @@ def info(request: Request) -> InfoResponse:
         documents=documents,
         template=template.name,
         id_field=template.id_field,
-        embedder=_model_state(request),
+        embedder=_model_state(model, searcher),
         filters=filters,
         filter_values={"documents": known.documents, "complete": known.complete},
         defaults=defaults,

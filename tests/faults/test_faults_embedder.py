@@ -121,7 +121,7 @@ def test_model_that_fails_to_load_is_retried_and_readiness_recovers(make_searche
     searcher = make_searcher(corpus)
     searcher._embedder_factory = factory
     with TestClient(create_app(searcher.settings, searcher=searcher)) as client:
-        assert client.app.state.model_ready.wait(10)
+        assert client.app.state.model.ready.wait(10)
         ready = client.get("/readyz")
         assert ready.status_code == 503 and "not mounted" in ready.text
         first = _search(client, "black tote")
