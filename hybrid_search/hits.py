@@ -8,7 +8,7 @@ from typing import Literal, NamedTuple, overload
 
 import numpy as np
 
-__all__ = ["CandidateScores", "Hit", "HitColumns", "IngestReport"]
+__all__ = ["CandidateScores", "Hit", "HitColumns", "IngestReport", "ItemOutcome"]
 
 LegName = Literal["lexical", "vector"]
 
@@ -73,17 +73,37 @@ class HitColumns(Sequence[Hit]):
         return f"HitColumns({list(self)!r})"
 
 
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """The fate of one input of ``index_documents``: ``reason`` is None when it was indexed.
+
+    ``index`` is its position in that call's input (None only for a failure a backend reported
+    under an id that was not in the batch it was given: listed rather than lost); ``id`` the
+    document's id when the input had a non-empty string one.
+    """
+
+    index: int | None
+    id: str | None
+    reason: str | None = None
+
+
 @dataclass
 class IngestReport:
-    """Every document is either counted in ``indexed`` or listed in ``failed`` with its reason."""
+    """Every document is either counted in ``indexed`` or listed in ``failed`` with its reason.
+
+    ``items`` (filled by ``index_documents``; a backend's own report leaves it empty) holds
+    one outcome per input, in input order.
+    """
 
     indexed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    items: list[ItemOutcome] = field(default_factory=list)
 
     def merge(self, other: IngestReport) -> None:
-        """Add another report's counts and failures to this one."""
+        """Add another report's counts, failures and item outcomes to this one."""
         self.indexed += other.indexed
         self.failed.extend(other.failed)
+        self.items.extend(other.items)
 
     @property
     def ok(self) -> bool:

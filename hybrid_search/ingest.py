@@ -22,7 +22,7 @@ from hybrid_search.backends.base import IndexWriter
 from hybrid_search.documents import embedding_text, knn_vectors, validate_document
 from hybrid_search.embedding import Embedder
 from hybrid_search.errors import HybridSearchError, InvalidRequestError
-from hybrid_search.hits import IngestReport
+from hybrid_search.hits import IngestReport, ItemOutcome
 from hybrid_search.templates import IndexTemplate, check_vector_space, knn_dimension
 
 __all__ = ["embed_documents", "index_documents", "read_jsonl"]
@@ -60,14 +60,40 @@ def read_jsonl(path: Path) -> Iterator[tuple[str, Any]]:
                 yield where, InvalidRequestError(f"not valid JSON: {exc.msg}")
 
 
-def _label(where: str, raw: Any, template: IndexTemplate) -> str:
+def _given_id(raw: Any, template: IndexTemplate) -> str | None:
+    """The input's id when it has a non-empty string one."""
     if (
         isinstance(raw, dict)
         and isinstance(raw.get(template.id_field), str)
         and raw[template.id_field]
     ):
         return str(raw[template.id_field])
-    return where
+    return None
+
+
+def _settle(
+    report: IngestReport,
+    batch: list[dict[str, Any]],
+    slots: list[int],
+    written: IngestReport,
+    id_field: str,
+) -> None:
+    """Fold a backend's report on ``batch`` into ``report``: each document's outcome in its
+    input slot (the backend names a failure by the document's id, several in input order)."""
+    report.indexed += written.indexed
+    report.failed.extend(written.failed)
+    if not slots:  # no per-item outcomes kept (a bulk load) or an empty batch
+        return
+    pending: dict[str, list[str]] = {}
+    for label, reason in written.failed:
+        pending.setdefault(label, []).append(reason)
+    for doc, slot in zip(batch, slots, strict=True):
+        reasons = pending.get(str(doc[id_field]), [])
+        if reasons:
+            item = report.items[slot]
+            report.items[slot] = ItemOutcome(item.index, item.id, reasons.pop(0))
+    for label, reasons in pending.items():  # never expected: reported rather than lost
+        report.items += [ItemOutcome(None, label, reason) for reason in reasons]
 
 
 def embed_documents(
@@ -99,13 +125,16 @@ def index_documents(
     embed_batch_size: int = 64,
     progress: bool = False,
     realtime: bool = False,
+    per_item: bool = False,
 ) -> IngestReport:
     """Validate, embed and upsert ``(where, document)`` pairs, one backend commit per batch.
 
     A load runs in the backend's ``bulk()`` mode where it has one (embedded: one HNSW rebuild
     after the load; OpenSearch: no refresh per ``_bulk``, one ``_refresh`` after it).
     ``realtime`` (the API's ``POST /v1/documents``) leaves that mode out, so each batch is
-    searchable when its ``index()`` returns (OpenSearch: ``refresh=wait_for``).
+    searchable when its ``index()`` returns (OpenSearch: ``refresh=wait_for``). ``per_item``
+    fills ``report.items``: one outcome per input, in input order (the API's per-item answer;
+    left out of a bulk load, which would hold one per document).
 
     Raises:
         ModelMismatchError: the index was built with another model.
@@ -122,6 +151,7 @@ def index_documents(
 
         bar = tqdm(unit="doc", desc="indexing")
     batch: list[dict[str, Any]] = []
+    slots: list[int] = []  # where each document of the batch has its outcome in report.items
 
     def flush() -> None:
         if not batch:
@@ -130,26 +160,37 @@ def index_documents(
             sources, vectors = embed_documents(
                 batch, template=template, embedder=embedder, batch_size=embed_batch_size
             )
-            report.merge(backend.index(sources, vectors))
+            written = backend.index(sources, vectors)
         except HybridSearchError as exc:
             logger.warning("a batch of %d documents failed: %s", len(batch), exc)
-            report.failed.extend((str(d[template.id_field]), str(exc)) for d in batch)
+            failed = [(str(d[template.id_field]), str(exc)) for d in batch]
+            written = IngestReport(failed=failed)
+        _settle(report, batch, slots, written, template.id_field)
         if bar is not None:
             bar.update(len(batch))
         batch.clear()
+        slots.clear()
 
     # One HNSW build at the end of a bulk load instead of one per few thousand rows.
     bulk = None if realtime else backend.capabilities.bulk_loading
     with bulk.bulk() if bulk is not None else nullcontext():
-        for where, raw in items:
+        for index, (where, raw) in enumerate(items):
             if isinstance(raw, Exception):
                 report.failed.append((where, str(raw)))
+                if per_item:
+                    report.items.append(ItemOutcome(index, None, str(raw)))
                 continue
+            given = _given_id(raw, template)
             try:
                 batch.append(validate_document(raw, template))
             except InvalidRequestError as exc:
-                report.failed.append((_label(where, raw, template), str(exc)))
+                report.failed.append((given or where, str(exc)))
+                if per_item:
+                    report.items.append(ItemOutcome(index, given, str(exc)))
                 continue
+            if per_item:
+                slots.append(len(report.items))
+                report.items.append(ItemOutcome(index, given))
             if len(batch) >= batch_size:
                 flush()
         flush()

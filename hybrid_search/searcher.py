@@ -526,6 +526,7 @@ class Searcher:
             backend=self.backend,
             embed_batch_size=self.settings.embedding.batch_size,
             realtime=True,
+            per_item=True,
         )
 
     def get(self, doc_id: str) -> dict[str, Any] | None:

@@ -188,23 +188,16 @@ def similar(
     return response
 
 
-def _item_report(documents: list[Any], report: IngestReport, id_field: str) -> DocumentsResponse:
-    # index_documents labels a failure by the document's id when it has a string one, else by
-    # the "item N" position we gave it; match them back in request order.
-    pending: dict[str, list[str]] = {}
-    for label, reason in report.failed:
-        pending.setdefault(label, []).append(reason)
-    items: list[ItemResult] = []
-    for i, raw in enumerate(documents):
-        has_id = isinstance(raw, dict) and isinstance(raw.get(id_field), str) and raw[id_field]
-        doc_id = str(raw[id_field]) if has_id else None
-        reasons = pending.get(doc_id or f"item {i}")
-        if reasons:
-            items.append(ItemResult(index=i, id=doc_id, status="failed", reason=reasons.pop(0)))
-        else:
-            items.append(ItemResult(index=i, id=doc_id, status="indexed"))
-    for label, reasons in pending.items():  # never expected: reported rather than lost
-        items += [ItemResult(index=None, id=label, status="failed", reason=r) for r in reasons]
+def _item_report(report: IngestReport) -> DocumentsResponse:
+    items = [
+        ItemResult(
+            index=o.index,
+            id=o.id,
+            status="indexed" if o.reason is None else "failed",
+            reason=o.reason,
+        )
+        for o in report.items
+    ]
     failed = sum(item.status == "failed" for item in items)
     return DocumentsResponse(errors=failed > 0, indexed=report.indexed, failed=failed, items=items)
 
@@ -225,7 +218,7 @@ def upsert_documents(
         raise InvalidRequestError(msg)
     report = searcher.upsert(body.documents)
     observer.ingested(report)
-    return _item_report(body.documents, report, searcher.template.id_field)
+    return _item_report(report)
 
 
 @router.get(

@@ -51,6 +51,16 @@ def test_bulk_upsert_reports_every_item_in_order(client):
     assert hits[0]["id"] == "N-HAT-001"
 
 
+def test_a_repeated_id_reports_the_failure_at_the_item_that_failed(client):
+    # The route once matched failures back by id, so the first N-HAT-001 (indexed) got the
+    # second one's reason and the second was reported indexed.
+    docs = [NEW, {**NEW, "price": -1}, {**NEW, "title": 5}, NEW]
+    body = client.post("/v1/documents", json={"documents": docs}).json()
+    assert [i["status"] for i in body["items"]] == ["indexed", "failed", "failed", "indexed"]
+    assert "'price'" in body["items"][1]["reason"] and "'title'" in body["items"][2]["reason"]
+    assert body["indexed"] == 2 and body["failed"] == 2
+
+
 def test_upsert_replaces_a_document_with_the_same_id(client):
     assert client.post("/v1/documents", json={"documents": [NEW]}).json()["indexed"] == 1
     changed = {**NEW, "title": "Vantier scarlet felt fedora"}

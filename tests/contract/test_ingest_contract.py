@@ -84,6 +84,7 @@ def test_every_input_is_indexed_or_reported(make_searcher, corpus):
     )
     assert report.indexed + len(report.failed) == len(items)
     assert report.indexed == len(good)
+    assert report.items == []  # per-item outcomes only when asked (per_item=True)
     reasons = dict(report.failed)
     assert len(reasons) == len(report.failed), "one input reported twice"
     for _, _, label, needle in bad:
@@ -114,6 +115,48 @@ def test_a_failing_batch_is_reported_whole(make_searcher, corpus):
     assert sorted(sku for sku, _ in report.failed) == ["I-002", "I-003"]
     assert all("fell over" in reason for _, reason in report.failed)
     assert searcher.backend.count() == 4 and searcher.backend.get("I-002") is None
+
+
+def test_item_outcomes_follow_the_input_order(make_searcher, corpus):
+    # Failures from validation (at once), from the backend (zero vector) and from a whole
+    # batch (the embedder) land at their input positions, among the indexed ones.
+    searcher = make_searcher()
+    docs: list[Any] = [
+        _doc(corpus, 0),
+        _doc(corpus, 1, title="zerovec tote"),
+        _doc(corpus, 2, price="cheap"),
+        _doc(corpus, 3),
+        _doc(corpus, 4, sku=...),
+        _doc(corpus, 5, title="explode"),
+        _doc(corpus, 6),
+        _doc(corpus, 7),
+    ]
+    report = index_documents(
+        [(f"item {i}", d) for i, d in enumerate(docs)],
+        template=searcher.template,
+        embedder=PickyEmbedder(),
+        backend=searcher.backend,
+        batch_size=2,
+        per_item=True,
+    )
+    assert [(o.index, o.id) for o in report.items] == [
+        (0, "I-000"),
+        (1, "I-001"),
+        (2, "I-002"),
+        (3, "I-003"),
+        (4, None),
+        (5, "I-005"),
+        (6, "I-006"),
+        (7, "I-007"),
+    ]
+    failed = [o.index for o in report.items if o.reason is not None]
+    # 3 waits in a batch with 5 (2 and 4 never reach one) and fails with it, reported at 3
+    assert failed == [1, 2, 3, 4, 5]
+    reasons = {o.index: o.reason or "" for o in report.items}
+    assert "embedding" in reasons[1] and "'price'" in reasons[2] and "'sku'" in reasons[4]
+    assert "fell over" in reasons[3] and "fell over" in reasons[5]
+    assert report.indexed == 3 == sum(o.reason is None for o in report.items)
+    assert len(report.failed) == len(failed)
 
 
 def test_jsonl_file_errors_name_the_line(make_searcher, corpus, tmp_path: Path):
