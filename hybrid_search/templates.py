@@ -473,12 +473,13 @@ def _parse_vector(name: str, spec: dict[str, Any], path: Path, ptr: str) -> Vect
     )
 
 
-def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTemplate:
-    """Parse a template body into an ``IndexTemplate``.
+_META = "/_meta/hybrid_search"
 
-    Raises:
-        TemplateError: names the file, the JSON pointer and what was expected.
-    """
+
+def _mapped_fields(
+    body: dict[str, Any], path: Path
+) -> tuple[dict[str, FieldSpec], VectorSpec, str, dict[str, AnalyzerChain]]:
+    """The mapped fields, the one knn vector (and its pointer) and the analyzers."""
     mappings = body.get("template", {}).get("mappings", {})
     props = mappings.get("properties")
     if not isinstance(props, dict) or not props:
@@ -492,62 +493,98 @@ def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTempl
         msg = "exactly one knn_vector field"
         raise _fail(path, "/template/mappings/properties", msg, names)
     vec_name, vec_spec, vec_ptr = vectors[0]
-    vector = _parse_vector(vec_name, vec_spec, path, vec_ptr)
+    return fields, _parse_vector(vec_name, vec_spec, path, vec_ptr), vec_ptr, analyzers
 
-    meta = body.get("_meta", {}).get("hybrid_search")
-    mptr = "/_meta/hybrid_search"
-    if not isinstance(meta, dict):
-        raise _fail(path, mptr, "an object naming the field roles", meta)
+
+def _id_field(
+    meta: dict[str, Any], path: Path, fields: dict[str, FieldSpec], vector: VectorSpec
+) -> Any:
     id_field = meta.get("id_field")
     if fields.get(id_field or "", FieldSpec("", "text", "")).kind != "keyword":
-        raise _fail(path, f"{mptr}/id_field", "a keyword field", id_field)
+        raise _fail(path, f"{_META}/id_field", "a keyword field", id_field)
     if meta.get("vector_field", vector.name) != vector.name:
-        raise _fail(path, f"{mptr}/vector_field", f"'{vector.name}'", meta.get("vector_field"))
+        raise _fail(path, f"{_META}/vector_field", f"'{vector.name}'", meta.get("vector_field"))
+    return id_field
 
-    top_level = {p for p in fields if "." not in p}
+
+def _embedding_sources(meta: dict[str, Any], path: Path, top_level: set[str]) -> Any:
     emb_sources = meta.get("embedding_source_fields") or []
     for i, f in enumerate(emb_sources):
         if f not in top_level:
-            ptr = f"{mptr}/embedding_source_fields/{i}"
+            ptr = f"{_META}/embedding_source_fields/{i}"
             raise _fail(path, ptr, f"a top-level field, one of {sorted(top_level)}", f)
     if not emb_sources:
-        raise _fail(path, f"{mptr}/embedding_source_fields", "a non-empty list", emb_sources)
+        raise _fail(path, f"{_META}/embedding_source_fields", "a non-empty list", emb_sources)
+    return emb_sources
 
+
+def _lexical_fields(meta: dict[str, Any], path: Path, fields: dict[str, FieldSpec]) -> Any:
     lexical = meta.get("lexical_fields") or {}
     text_fields = sorted(p for p, f in fields.items() if f.kind == "text")
     for f, boost in lexical.items():
         if f not in text_fields:
             raise _fail(
-                path, f"{mptr}/lexical_fields/{f}", f"a text field, one of {text_fields}", f
+                path, f"{_META}/lexical_fields/{f}", f"a text field, one of {text_fields}", f
             )
         if not isinstance(boost, (int, float)) or boost <= 0:
-            raise _fail(path, f"{mptr}/lexical_fields/{f}", "a boost > 0", boost)
+            raise _fail(path, f"{_META}/lexical_fields/{f}", "a boost > 0", boost)
     if not lexical:
-        raise _fail(path, f"{mptr}/lexical_fields", "a non-empty object", lexical)
+        raise _fail(path, f"{_META}/lexical_fields", "a non-empty object", lexical)
+    return lexical
 
+
+def _filter_fields(meta: dict[str, Any], path: Path, fields: dict[str, FieldSpec]) -> Any:
     filters = meta.get("filter_fields") or []
     filterable = sorted(p for p, f in fields.items() if f.kind != "text")
     for i, f in enumerate(filters):
         if f not in filterable:
             allowed = f"a keyword, boolean, number or date field, one of {filterable}"
-            raise _fail(path, f"{mptr}/filter_fields/{i}", allowed, f)
+            raise _fail(path, f"{_META}/filter_fields/{i}", allowed, f)
+    return filters
 
+
+def _commercial_fields(meta: dict[str, Any], path: Path, fields: dict[str, FieldSpec]) -> Any:
     commercial = meta.get("commercial_fields") or {}
     for role, f in commercial.items():
         if role not in COMMERCIAL_ROLES:
             raise _fail(
-                path, f"{mptr}/commercial_fields/{role}", f"one of {COMMERCIAL_ROLES}", role
+                path, f"{_META}/commercial_fields/{role}", f"one of {COMMERCIAL_ROLES}", role
             )
         expected_kind = "date" if role == "received_at" else "number"
         if f not in fields or fields[f].kind != expected_kind:
-            raise _fail(path, f"{mptr}/commercial_fields/{role}", f"a {expected_kind} field", f)
+            raise _fail(path, f"{_META}/commercial_fields/{role}", f"a {expected_kind} field", f)
+    return commercial
 
+
+def _required_fields(meta: dict[str, Any], path: Path, top_level: set[str], id_field: Any) -> Any:
     required = meta.get("required_fields") or [id_field]
     for i, f in enumerate(required):
         if f not in top_level:
-            raise _fail(path, f"{mptr}/required_fields/{i}", "a top-level field", f)
+            raise _fail(path, f"{_META}/required_fields/{i}", "a top-level field", f)
+    return required
 
-    bounds = _parse_bounds(meta.get("bounds"), path, f"{mptr}/bounds", fields)
+
+def parse_template(body: dict[str, Any], *, path: Path, name: str) -> IndexTemplate:
+    """Parse a template body into an ``IndexTemplate``.
+
+    The mappings first, then the field roles of ``_meta.hybrid_search`` in the order below;
+    the first problem raises.
+
+    Raises:
+        TemplateError: names the file, the JSON pointer and what was expected.
+    """
+    fields, vector, vec_ptr, analyzers = _mapped_fields(body, path)
+    meta = body.get("_meta", {}).get("hybrid_search")
+    if not isinstance(meta, dict):
+        raise _fail(path, _META, "an object naming the field roles", meta)
+    id_field = _id_field(meta, path, fields, vector)
+    top_level = {p for p in fields if "." not in p}
+    emb_sources = _embedding_sources(meta, path, top_level)
+    lexical = _lexical_fields(meta, path, fields)
+    filters = _filter_fields(meta, path, fields)
+    commercial = _commercial_fields(meta, path, fields)
+    required = _required_fields(meta, path, top_level, id_field)
+    bounds = _parse_bounds(meta.get("bounds"), path, f"{_META}/bounds", fields)
     blocks = _parse_blocks(meta, path, vector, vec_ptr, fields, dict(commercial))
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     return IndexTemplate(
