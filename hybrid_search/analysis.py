@@ -92,7 +92,7 @@ def _kind(c: str) -> str:
     return "letter" if cat[0] == "L" or cat == "Nl" else "digit" if cat == "Nd" else ""
 
 
-# The same rules for ASCII text in one pass (about 15x faster; product text is mostly ASCII):
+# The same rules for ASCII text in one pass (about 5x faster; product text is mostly ASCII):
 # word characters join; ' . : join two letters, , ; ' . two digits (WB6/7, WB11/12).
 _ASCII_WORD = re.compile(
     r"[A-Za-z0-9_]+(?:(?:(?<=[A-Za-z])['.:](?=[A-Za-z])|(?<=[0-9])[,;'.](?=[0-9]))[A-Za-z0-9_]+)*"
