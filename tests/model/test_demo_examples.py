@@ -14,9 +14,7 @@ from typing import Any
 import pytest
 
 from hybrid_search.commands.demo import DEMO_QUERIES
-from hybrid_search.config import load_settings
 from hybrid_search.demo import load_catalogue
-from hybrid_search.ingest import index_documents
 from hybrid_search.searcher import Searcher
 
 pytestmark = pytest.mark.model
@@ -25,22 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO_FILTERS = {"in_stock": True, "price": {"lte": 3000}}  # the demo's commercial example
 BLACK_BOOTS = "LX-SHO-00188"  # Lisandre Paris polished black leather ankle boots
 GALA_BAG = "LX-BAG-00076"  # Orsaline minaudière evening bag "for galas and black-tie dinners"
-
-
-@pytest.fixture(scope="module")
-def demo(minilm, tmp_path_factory):
-    settings = load_settings(embedded={"data_dir": tmp_path_factory.mktemp("demo-examples")})
-    searcher = Searcher.from_settings(settings)
-    searcher._embedder_factory = lambda: minilm
-    report = index_documents(
-        ((str(i), d) for i, d in enumerate(load_catalogue())),
-        template=searcher.template,
-        embedder=minilm,
-        backend=searcher.backend,
-    )
-    assert report.failed == [] and report.indexed == 600
-    yield searcher
-    searcher.close()
 
 
 def _hits(searcher: Searcher, query: str, **extra: Any) -> list[dict[str, Any]]:
@@ -102,5 +84,5 @@ def test_every_shown_example_is_held_here():
 
 
 @pytest.mark.parametrize("query", list(EXPECTED))
-def test_example_finds_what_it_promises(demo, query):
-    EXPECTED[query](demo)
+def test_example_finds_what_it_promises(demo_searcher, query):
+    EXPECTED[query](demo_searcher)

@@ -10,8 +10,6 @@ import pytest
 from hybrid_search.config import load_settings
 from hybrid_search.demo import load_catalogue
 from hybrid_search.embedding import create_embedder
-from hybrid_search.ingest import index_documents
-from hybrid_search.searcher import Searcher
 
 pytestmark = pytest.mark.model
 
@@ -56,22 +54,6 @@ def test_int8_option_quantises_queries_only(minilm):
 def test_batches_do_not_change_vectors(minilm):
     one = np.stack([minilm.encode_documents([t])[0] for t in TEXTS])
     assert np.abs(one - minilm.encode_documents(TEXTS, batch_size=2)).max() < 1e-4
-
-
-@pytest.fixture(scope="module")
-def demo_searcher(minilm, tmp_path_factory):
-    settings = load_settings(embedded={"data_dir": tmp_path_factory.mktemp("demo")})
-    searcher = Searcher.from_settings(settings)
-    searcher._embedder_factory = lambda: minilm
-    report = index_documents(
-        ((str(i), d) for i, d in enumerate(load_catalogue())),
-        template=searcher.template,
-        embedder=minilm,
-        backend=searcher.backend,
-    )
-    assert report.failed == [] and report.indexed == 600
-    yield searcher
-    searcher.close()
 
 
 def titles(response):
