@@ -162,11 +162,8 @@ def _drop(searcher: Searcher) -> None:
 
     backend: Any = searcher.backend
     names = backend.names
-    found = backend.client.send(
-        Request("GET", f"/{names.pattern}/_alias"), what="teardown", ignore=(400, 404)
-    )
+    backend.bootstrapper.drop_indices()  # every version, by name
     for path in (
-        *(f"/{n}" for n in found if names.version_of(n) is not None),
         f"/_index_template/{names.template}",
         f"/_search/pipeline/{names.minmax_pipeline}",
         f"/_search/pipeline/{names.rrf_pipeline}",

@@ -264,13 +264,8 @@ def drop_alias(backend: Any) -> None:
     from hybrid_search.backends.opensearch.client import Request
 
     names = backend.names
-    # The local node refuses wildcard deletes (action.destructive_requires_name): by name.
-    found = backend.client.send(
-        Request("GET", f"/{names.pattern}/_alias"), what="teardown", ignore=(400, 404)
-    )
-    indices = [name for name in found if names.version_of(name) is not None]
+    backend.bootstrapper.drop_indices()  # every version, by name
     for path in (
-        *(f"/{name}" for name in indices),
         f"/_index_template/{names.template}",
         f"/_search/pipeline/{names.minmax_pipeline}",
         f"/_search/pipeline/{names.rrf_pipeline}",

@@ -396,9 +396,8 @@ class Bootstrapper:
         template, pipelines and script stay. Returns the indices deleted."""
         got = self._get(f"/{self.names.pattern}/_alias") or {}
         indices = sorted(n for n in got if self.names.version_of(n) is not None)
-        for (
-            name
-        ) in indices:  # by name: clusters refuse wildcard deletes (destructive_requires_name)
+        # by name: clusters refuse wildcard deletes (action.destructive_requires_name)
+        for name in indices:
             self.client.send(Request("DELETE", f"/{name}"), what=f"delete {name}", ignore=(404,))
         return indices
 
