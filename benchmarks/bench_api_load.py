@@ -36,7 +36,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -51,7 +50,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from bench_embedded import machine_info, pct  # noqa: E402
-from benchutil import command_lines, write_json  # noqa: E402
+from benchutil import command_lines, free_port, write_json  # noqa: E402
 from corpus import DEFAULT_SEED, corpus_key, generate_queries, iter_documents  # noqa: E402
 
 CACHE_DIR = HERE / ".cache"
@@ -59,12 +58,6 @@ CACHE_DIR = HERE / ".cache"
 
 def say(msg: str) -> None:
     print(f"[{dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cached_vectors(n: int) -> tuple[Path, dict[str, Any]]:
@@ -124,7 +117,7 @@ class Server:
     """``hybrid-search serve`` in a subprocess, stopped with SIGINT like Ctrl-C."""
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         exe = Path(sys.executable).with_name("hybrid-search")
         self.cmd = [str(exe), *args, "--port", str(self.port), "--no-access-log"]
         self.env = env

@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchutil import command_lines, write_json
+from benchutil import command_lines, free_port, write_json
 from corpus import generate_queries
 
 VARIANTS = ("asyncio+h11", "uvloop+httptools", "bare-route")
@@ -68,12 +67,6 @@ if variant == "bare-route":
 uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, loop=loop, http=http,
             log_level="warning")
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_ready(port: int, timeout_s: float = 180.0) -> None:
@@ -113,7 +106,7 @@ def main() -> int:
         for variant in VARIANTS:
             data = work / variant
             shutil.copytree(base, data)
-            port = _free_port()
+            port = free_port()
             proc = subprocess.Popen(
                 [sys.executable, "-c", _SERVER, str(port), variant, str(data)],
                 env={**os.environ, "ORT_DISABLE_TELEMETRY": "1"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,10 @@ def write_json(path: Path, data: Any) -> None:
 def command_lines(command: str) -> list[str]:
     """The "Command:" block of a results page: the exact command, fenced, then a blank line."""
     return ["Command:", "", "```", command, "```", ""]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server the benchmark starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
